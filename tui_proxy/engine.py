@@ -1,0 +1,227 @@
+"""The engine: flows, concurrency, cancellation and settings. Knows nothing of HTTP or UI.
+
+``execute`` runs one flow to exactly one terminal state and publishes it; ``cancel`` is
+the only way in from outside (console key, shutdown, a disconnecting client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+from .bus import EventBus
+from .events import (
+    Cancelled, Event, FlowFailed, FlowFinished, FlowQueued, FlowStarted, Note, SettingsApplied,
+)
+from .flow import Flow, FlowState, FlowStore
+from .sdk.cli_locate import CliInfo, locate_cli
+from .sdk.driver import FlowDriver, Sink
+from .sdk.options import effective_mode
+from .settings import Settings, changed_keys
+from .wire.errors import ClientGone, ProxyError, cancelled
+from .wire.request import MessagesRequest
+
+
+class SlotLimiter:
+    """At most ``limit`` concurrent runs, FIFO queue of at most ``queue_cap`` waiters."""
+
+    def __init__(self, limit: int, queue_cap: int) -> None:
+        self.limit = limit
+        self.queue_cap = queue_cap
+        self.running = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def queued(self) -> int:
+        return len(self._waiters)
+
+    def has_room(self) -> bool:
+        return self.running < self.limit or len(self._waiters) < self.queue_cap
+
+    async def acquire(self, on_queued: Any = None) -> None:
+        if self.running < self.limit and not self._waiters:
+            self.running += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        if on_queued:
+            on_queued(len(self._waiters))
+        try:
+            await waiter
+        except BaseException:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            elif waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot while being cancelled: pass it on
+            raise
+
+    def _hand_over(self) -> bool:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot moves to the waiter
+                return True
+        return False
+
+    def release(self) -> None:
+        if self.running <= self.limit and self._hand_over():
+            return
+        self.running -= 1
+
+    def resize(self, limit: int, queue_cap: int) -> None:
+        self.limit, self.queue_cap = limit, queue_cap
+        while self.running < self.limit and self._hand_over():
+            self.running += 1
+
+
+class Engine:
+    def __init__(self, settings: Settings, bus: EventBus | None = None) -> None:
+        self.settings = settings
+        self.bus = bus or EventBus()
+        self.flows = FlowStore()
+        self.slots = SlotLimiter(settings.max_concurrent, settings.max_queue)
+        self.cli: CliInfo = locate_cli(settings.cli_path, settings.sources.get("cli_path",
+                                                                               "setting"))
+        self.started_at = time.time()
+        self.shutting_down = False
+
+    # -- publishing ---------------------------------------------------------------------
+
+    def publish(self, event: Event) -> None:
+        if event.flow_id is not None:
+            flow = self.flows.get(event.flow_id)
+            if flow is not None:
+                flow.timeline.append(event)
+        self.bus.publish(event)
+
+    # -- flows --------------------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        return sum(1 for f in self.flows.active.values() if f.state != FlowState.QUEUED)
+
+    @property
+    def queued(self) -> int:
+        return self.slots.queued
+
+    def open_flow(self, request: MessagesRequest, *, method: str, path: str, client: str,
+                  request_id: str | None = None) -> Flow:
+        mode = effective_mode(self.settings, request)
+        flow = Flow(id=self.flows.new_id(), request_id=request_id or new_request_id(),
+                    method=method, path=path, client=client, model=request.model,
+                    stream=request.stream, mode=mode, summary=request.summary())
+        self.flows.add(flow)
+        self.publish(FlowStarted(flow.id, method, path, request.model, client, request.stream,
+                                 mode, flow.summary))
+        if request.tools and mode == "chat":
+            self.publish(Note(flow.id, "warning",
+                              f"request carries {len(request.tools)} client tools; chat mode "
+                              "answers without tools (client-tool pass-through is not enabled)"))
+        if request.ignored:
+            self.publish(Note(flow.id, "info", "parameters the SDK cannot honour were ignored: "
+                                               + ", ".join(request.ignored)))
+        return flow
+
+    async def execute(self, flow: Flow, request: MessagesRequest, sink: Sink,
+                      resume: str | None = None) -> tuple[ProxyError | None, FlowDriver | None]:
+        """Run ``flow`` to its terminal state. Never raises; returns the client's error."""
+        driver: FlowDriver | None = None
+        error: ProxyError | None = None
+        acquired = False
+        try:
+            if self.shutting_down:
+                raise ProxyError("overloaded_error", "The proxy is shutting down.",
+                                 error_class="shutdown")
+            if not self.slots.has_room():
+                raise ProxyError("overloaded_error",
+                                 f"The proxy's queue is full ({self.slots.running} running, "
+                                 f"{self.slots.queued} queued); try again shortly.",
+                                 error_class="queue_full")
+            await self.slots.acquire(lambda pos: self.publish(FlowQueued(flow.id, pos)))
+            acquired = True
+            if self.cli.error:
+                raise ProxyError("api_error", f"Claude Code CLI unavailable: {self.cli.error}",
+                                 error_class="cli_not_found")
+            driver = FlowDriver(flow, request, self.settings, self.cli.path, flow.mode,
+                                self.publish, sink, resume)
+            await driver.run()
+            flow.state = FlowState.DONE
+        except ProxyError as exc:
+            error = exc
+            if flow.state != FlowState.TIMED_OUT:
+                flow.state = FlowState.ERROR
+        except (asyncio.CancelledError, ClientGone) as exc:
+            reason = flow.cancel_reason or (
+                "client_disconnect" if isinstance(exc, ClientGone) else "shutdown")
+            error = cancelled(reason, flow.id)
+            flow.state = FlowState.CANCELLED
+            self.publish(Cancelled(flow.id, reason))
+        except Exception as exc:  # a bug of ours: still a terminal state and a clean error
+            error = ProxyError("api_error", f"Internal proxy error: {type(exc).__name__}: {exc}",
+                               error_class="internal")
+            flow.state = FlowState.ERROR
+        finally:
+            if acquired:
+                self.slots.release()
+        self._finish(flow, error)
+        return error, driver
+
+    def _finish(self, flow: Flow, error: ProxyError | None) -> None:
+        flow.finished_mono = time.monotonic()
+        if error is not None:
+            flow.error = {"type": error.error_type, "status": error.status,
+                          "message": error.message, "class": error.error_class}
+            if flow.state != FlowState.CANCELLED:
+                self.publish(FlowFailed(flow.id, error.error_type, error.status, error.message,
+                                        error.error_class))
+        self.publish(FlowFinished(flow.id, flow.state.value, flow.stop_reason, flow.input_tokens,
+                                  flow.output_tokens, flow.cost_usd, flow.elapsed_s, flow.ttft_s,
+                                  flow.session_id))
+        self.flows.finish(flow)
+
+    def cancel(self, flow_id: int, reason: str = "operator") -> bool:
+        flow = self.flows.active.get(flow_id)
+        if flow is None or flow.task is None or flow.task.done():
+            return False
+        if flow.cancel_reason is None:
+            flow.cancel_reason = reason
+        flow.task.cancel()
+        return True
+
+    def cancel_all(self, reason: str = "operator") -> int:
+        return sum(self.cancel(flow_id, reason) for flow_id in list(self.flows.active))
+
+    async def shutdown(self, drain_s: float = 0.0) -> None:
+        """Stop taking work, let flows finish up to ``drain_s``, cancel the rest."""
+        self.shutting_down = True
+        deadline = time.monotonic() + drain_s
+        while self.flows.active and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        self.cancel_all("shutdown")
+        tasks = [f.task for f in self.flows.active.values() if f.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
+    # -- settings ------------------------------------------------------------------------
+
+    def apply_settings(self, new: Settings) -> list[str]:
+        """Apply reloaded settings to future flows; returns the changed keys."""
+        changed = changed_keys(self.settings, new)
+        self.settings = new
+        if "cli_path" in changed:
+            self.cli = locate_cli(new.cli_path, new.sources.get("cli_path", "setting"))
+        if {"max_concurrent", "max_queue"} & set(changed):
+            self.slots.resize(new.max_concurrent, new.max_queue)
+        self.publish(SettingsApplied(None, tuple(changed)))
+        return changed
+
+    def status(self) -> dict[str, Any]:
+        return {"in_flight": self.in_flight, "queued": self.queued,
+                "max_concurrent": self.slots.limit}
+
+
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex[:24]}"

@@ -1,0 +1,213 @@
+"""The HTTP face: aiohttp routes for the Messages API, models, token counting and health.
+
+Runs in whatever event loop hosts it (headless ``asyncio.run`` or the Textual console).
+Every response carries ``request-id``; every error is Anthropic-shaped, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import suppress
+from typing import Any
+
+from aiohttp import web
+
+from . import __version__
+from .engine import Engine, new_request_id
+from .sdk.cli_locate import probe_version
+from .sinks import SESSION_HEADER, JsonSink, SseSink
+from .wire.errors import ProxyError, invalid_request, not_found
+from .wire.models import find_model, list_page
+from .wire.request import parse_body, parse_messages_request
+from .wire.tokens import estimate_input_tokens
+
+log = logging.getLogger("tui_proxy.server")
+ENGINE_KEY = web.AppKey("engine", Engine)
+
+
+def error_response(error: ProxyError, request_id: str) -> web.Response:
+    response = web.json_response(error.body(request_id), status=error.status)
+    response.headers.update(error.headers)
+    return response
+
+
+_HTTP_ERRORS = {
+    404: ("not_found_error", "Not found: {path}"),
+    405: ("invalid_request_error", "Method {method} is not allowed on {path}"),
+    413: ("request_too_large", "Request body is larger than the proxy's limit of {limit} bytes "
+                               "(setting CLAUDE_PROXY_MAX_BODY_BYTES)"),
+}
+
+
+@web.middleware
+async def anthropic_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    request_id = new_request_id()
+    request["request_id"] = request_id
+    try:
+        response = await handler(request)
+    except ProxyError as exc:
+        return error_response(exc, request_id)
+    except web.HTTPException as exc:
+        error_type, template = _HTTP_ERRORS.get(
+            exc.status, ("invalid_request_error" if exc.status < 500 else "api_error",
+                         "{reason}"))
+        limit = request.app[ENGINE_KEY].settings.max_body_bytes
+        message = template.format(path=request.path, method=request.method, limit=limit,
+                                  reason=exc.reason)
+        return error_response(ProxyError(error_type, message, status=exc.status), request_id)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # never a traceback to the client
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(ProxyError("api_error", f"Internal proxy error: "
+                                                      f"{type(exc).__name__}"), request_id)
+    if not response.prepared:
+        response.headers.setdefault("request-id", request_id)
+    return response
+
+
+async def _read_json(request: web.Request) -> dict[str, Any]:
+    ctype = request.headers.get("Content-Type", "")
+    if ctype and "json" not in ctype.lower():
+        raise invalid_request(f"Content-Type must be application/json, got {ctype!r}")
+    raw = await request.read()
+    return parse_body(raw)
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE_KEY]
+    request_id = request["request_id"]
+    parsed = parse_messages_request(await _read_json(request))
+    flow = engine.open_flow(parsed, method=request.method, path=request.path,
+                            client=request.headers.get("User-Agent", "?")[:120],
+                            request_id=request_id)
+    sink: SseSink | JsonSink
+    sink = (SseSink(request, request_id, engine.settings.ping_interval_s) if parsed.stream
+            else JsonSink())
+    resume = request.headers.get(SESSION_HEADER) or None
+    task = asyncio.create_task(engine.execute(flow, parsed, sink, resume=resume),
+                               name=f"flow-{flow.id}")
+    flow.task = task
+    keepalive = asyncio.create_task(sink.keepalive()) if isinstance(sink, SseSink) else None
+    try:
+        error, driver = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        # aiohttp cancels the handler when the client disconnects; the server's own
+        # shutdown cancels flows through the engine first.
+        engine.cancel(flow.id, "shutdown" if engine.shutting_down else "client_disconnect")
+        with suppress(BaseException):
+            await asyncio.wait_for(asyncio.shield(task), 5)
+        raise
+    finally:
+        if keepalive is not None:
+            keepalive.cancel()
+    headers = {"request-id": request_id}
+    if flow.session_id:
+        headers[SESSION_HEADER] = flow.session_id
+    if isinstance(sink, SseSink):
+        if error is not None:
+            if not sink.started:
+                response = error_response(error, request_id)
+                response.headers.update(headers)
+                return response
+            await sink.fail(driver.translator if driver else None, error)
+        return await sink.finish()
+    if error is not None:
+        response = error_response(error, request_id)
+        response.headers.update(headers)
+        return response
+    return web.json_response(sink.message(), headers=headers)
+
+
+async def count_tokens(request: web.Request) -> web.Response:
+    data = await _read_json(request)
+    parse_messages_request({**data, "stream": False})  # same validation as /v1/messages
+    return web.json_response({"input_tokens": estimate_input_tokens(data)},
+                             headers={"x-token-count": "estimate"})
+
+
+async def models(request: web.Request) -> web.Response:
+    return web.json_response(list_page(request.app[ENGINE_KEY].settings.model_aliases))
+
+
+async def model(request: web.Request) -> web.Response:
+    model_id = request.match_info["model_id"]
+    entry = find_model(model_id, request.app[ENGINE_KEY].settings.model_aliases)
+    if entry is None:
+        raise not_found(f"model: {model_id}")
+    return web.json_response(entry)
+
+
+async def health(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE_KEY]
+    settings = engine.settings
+    return web.json_response({
+        "status": "ok" if not engine.cli.error else "degraded",
+        "version": __version__,
+        "cli": engine.cli.as_dict(),
+        "cwd": settings.cwd,
+        "mode": settings.mode,
+        "permission_mode": settings.permission_mode,
+        "in_flight": engine.in_flight,
+        "queued": engine.queued,
+        "uptime_s": round(time.time() - engine.started_at, 1),
+    })
+
+
+def build_app(engine: Engine) -> web.Application:
+    app = web.Application(middlewares=[anthropic_errors],
+                          client_max_size=engine.settings.max_body_bytes)
+    app[ENGINE_KEY] = engine
+    for path in ("/v1/messages", "/messages"):
+        app.router.add_post(path, messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)
+    app.router.add_get("/v1/models", models)
+    app.router.add_get("/v1/models/{model_id}", model)
+    app.router.add_get("/health", health)
+    return app
+
+
+class ProxyServer:
+    """Start and stop the HTTP server in the running loop (headless or inside the console)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.runner: web.AppRunner | None = None
+        self.host = engine.settings.host
+        self.port = engine.settings.port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        self.engine.cli = await probe_version(self.engine.cli)
+        runner = web.AppRunner(build_app(self.engine), access_log=None, shutdown_timeout=2.0,
+                               handler_cancellation=True)
+        await runner.setup()
+        site = web.TCPSite(runner, self.engine.settings.host, self.engine.settings.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise OSError(exc.errno, f"cannot listen on {self.engine.settings.host}:"
+                                     f"{self.engine.settings.port}: {exc.strerror}") from None
+        self.runner = runner
+        self.host = self.engine.settings.host
+        self.port = runner.addresses[0][1]
+
+    async def stop(self, drain_s: float = 0.0) -> None:
+        await self.engine.shutdown(drain_s)
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    async def rebind(self) -> None:
+        """Listen on the (changed) host/port of the current settings; flows keep running."""
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        await self.start()

@@ -1,0 +1,226 @@
+"""Settings: defaults < settings file < environment < flags, with the source of each value.
+
+Every setting is declared once in ``FIELDS``; loading, validation, `config` printing and
+reload diffs all read that table, so a new setting is one line here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto")
+MODES = ("auto", "chat", "agent")
+
+
+class SettingsError(ValueError):
+    """A bad setting: names the key and where it came from."""
+
+
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected a boolean, got {raw!r}")
+
+
+def _parse_int(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
+    def parse(raw: Any) -> int:
+        if isinstance(raw, bool):
+            raise ValueError(f"expected an integer, got {raw!r}")
+        try:
+            value = int(str(raw).strip().replace("_", ""))
+        except ValueError:
+            raise ValueError(f"expected an integer, got {raw!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            raise ValueError(f"must be {bound}, got {value}")
+        return value
+
+    return parse
+
+
+def _parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        value = str(raw).strip()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    return parse
+
+
+def _parse_str(raw: Any) -> str:
+    if not isinstance(raw, (str, int, float)):
+        raise ValueError(f"expected a string, got {raw!r}")
+    return str(raw)
+
+
+def _parse_optional_str(raw: Any) -> str | None:
+    value = _parse_str(raw).strip()
+    return value or None
+
+
+def _parse_aliases(raw: Any) -> dict[str, str]:
+    """``{"opus": "claude-opus-4-5"}`` in TOML, ``opus=claude-opus-4-5,sonnet=…`` in env."""
+    if isinstance(raw, Mapping):
+        items = raw.items()
+    else:
+        items = []
+        for part in str(raw).split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise ValueError(f"expected alias=model pairs, got {part!r}")
+            key, value = part.split("=", 1)
+            items.append((key, value))
+    aliases = {}
+    for key, value in items:
+        key, value = str(key).strip(), str(value).strip()
+        if not key or not value:
+            raise ValueError("alias and model must be non-empty")
+        aliases[key] = value
+    return aliases
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    env: str | None
+    parse: Callable[[Any], Any]
+    help: str
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("host", "CLAUDE_PROXY_HOST", _parse_str, "address to listen on"),
+    Field("port", "CLAUDE_PROXY_PORT", _parse_int(0, 65535), "port to listen on (0 picks a free one)"),
+    Field("cwd", "CLAUDE_PROXY_CWD", _parse_str, "working directory of Claude's runs"),
+    Field("cli_path", "CLAUDE_PROXY_CLI_PATH", _parse_optional_str,
+          "the claude executable the SDK drives (default: the SDK's own lookup)"),
+    Field("timeout_ms", "CLAUDE_PROXY_TIMEOUT_MS", _parse_int(1), "total time limit of one request"),
+    Field("inactivity_ms", "CLAUDE_PROXY_INACTIVITY_MS", _parse_int(1),
+          "limit on time without any SDK message"),
+    Field("permission_mode", "CLAUDE_PROXY_PERMISSION_MODE", _parse_choice(PERMISSION_MODES),
+          "permission mode of agent runs"),
+    Field("mode", "CLAUDE_PROXY_MODE", _parse_choice(MODES),
+          "auto (chat), chat, or agent (Claude Code's own tools in cwd)"),
+    Field("debug", "OPENCODE_CLAUDE_PROVIDER_DEBUG", _parse_bool, "verbose logging"),
+    Field("max_concurrent", "CLAUDE_PROXY_MAX_CONCURRENT", _parse_int(1, 256),
+          "concurrent SDK runs; more requests queue"),
+    Field("max_queue", "CLAUDE_PROXY_MAX_QUEUE", _parse_int(0, 100_000),
+          "queued requests beyond which the proxy answers 529"),
+    Field("model_aliases", "CLAUDE_PROXY_MODEL_ALIASES", _parse_aliases,
+          "model alias map, e.g. opus=claude-opus-4-5"),
+    Field("max_body_bytes", "CLAUDE_PROXY_MAX_BODY_BYTES", _parse_int(1024),
+          "largest accepted request body"),
+    Field("ping_interval_s", "CLAUDE_PROXY_PING_INTERVAL_S", _parse_int(1, 3600),
+          "seconds of silence before an SSE ping"),
+)
+FIELD_BY_NAME = {f.name: f for f in FIELDS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 3456
+    cwd: str = field(default_factory=os.getcwd)
+    cli_path: str | None = None
+    timeout_ms: int = 3_600_000
+    inactivity_ms: int = 900_000
+    permission_mode: str = "bypassPermissions"
+    mode: str = "auto"
+    debug: bool = False
+    max_concurrent: int = 8
+    max_queue: int = 64
+    model_aliases: dict[str, str] = field(default_factory=dict)
+    max_body_bytes: int = 32 * 1024 * 1024
+    ping_interval_s: int = 15
+    # Where each value came from ("default", "file:PATH:LINE", "env:NAME", "flag:--x").
+    sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    config_file: str | None = field(default=None, compare=False)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    def values(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in FIELDS}
+
+
+def default_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("claude-proxy-tui")) / "config.toml"
+
+
+def _line_of(text: str, key: str) -> int | None:
+    match = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=", text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _read_file(path: Path) -> dict[str, tuple[Any, str]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    out: dict[str, tuple[Any, str]] = {}
+    for key, value in data.items():
+        line = _line_of(text, key)
+        where = f"file:{path}:{line}" if line else f"file:{path}"
+        if key not in FIELD_BY_NAME:
+            raise SettingsError(f"{where}: unknown setting {key!r}")
+        out[key] = (value, where)
+    return out
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Resolve settings. ``flags`` holds only the flags the user gave (None = not given)."""
+    env = os.environ if env is None else env
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    layers: dict[str, tuple[Any, str]] = {}
+
+    path = Path(config_file) if config_file else default_config_path()
+    explicit = config_file is not None
+    if explicit or path.exists():
+        layers.update(_read_file(path))
+    for f in FIELDS:
+        if f.env and f.env in env and env[f.env] != "":
+            layers[f.name] = (env[f.env], f"env:{f.env}")
+    for name, value in flags.items():
+        if name not in FIELD_BY_NAME:
+            raise SettingsError(f"unknown flag setting {name!r}")
+        layers[name] = (value, f"flag:--{name.replace('_', '-')}")
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {f.name: "default" for f in FIELDS}
+    for name, (raw, where) in layers.items():
+        try:
+            values[name] = FIELD_BY_NAME[name].parse(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{where}: {name}: {exc}") from None
+        sources[name] = where
+    settings = Settings(**values, sources=sources, config_file=str(path) if path.exists() else None)
+    cwd = Path(settings.cwd).expanduser()
+    if not cwd.is_dir():
+        raise SettingsError(f"{sources['cwd']}: cwd: directory does not exist: {cwd}")
+    return settings.replace(cwd=str(cwd.resolve()))
+
+
+def changed_keys(old: Settings, new: Settings) -> list[str]:
+    return [f.name for f in FIELDS if getattr(old, f.name) != getattr(new, f.name)]

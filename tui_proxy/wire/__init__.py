@@ -1,0 +1,1 @@
+"""The Anthropic Messages API wire format: requests, history, SSE and errors. No SDK here."""

@@ -1,0 +1,14 @@
+"""Server-sent event encoding of Messages API events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+
+PING = encode({"type": "ping"})
