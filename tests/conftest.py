@@ -1,7 +1,123 @@
+import asyncio
+import json
 import os
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
 os.environ.pop("NO_COLOR", None)
+FAKE_CLAUDE = TESTS / "fake_cli" / "fake_claude"
+SESSION_LOG = Path(os.environ.get("TMPDIR", "/tmp")) / f"fake-claude-{os.getpid()}.jsonl"
+# Every fake CLI spawned by this test run logs here, so the run can prove none is left.
+os.environ["FAKE_CLAUDE_LOG"] = str(SESSION_LOG)
+
+from tui_proxy.bus import EventBus  # noqa: E402
+from tui_proxy.engine import Engine  # noqa: E402
+from tui_proxy.server import ProxyServer  # noqa: E402
+from tui_proxy.settings import Settings  # noqa: E402
+
+
+def read_log(path: Path = SESSION_LOG) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def live_fake_pids(path: Path = SESSION_LOG) -> list[int]:
+    pids = {entry["pid"] for entry in read_log(path) if entry.get("event") == "start"}
+    return sorted(pid for pid in pids if pid_alive(pid))
+
+
+async def wait_no_fake_alive(timeout: float = 2.0, path: Path = SESSION_LOG) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = live_fake_pids(path)
+        if not alive:
+            return []
+        await asyncio.sleep(0.02)
+    return live_fake_pids(path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_cli_left_behind():
+    """Process hygiene for the whole run: after the suite, no fake CLI is alive."""
+    SESSION_LOG.unlink(missing_ok=True)
+    yield
+    deadline = time.monotonic() + 5
+    while live_fake_pids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = live_fake_pids()
+    SESSION_LOG.unlink(missing_ok=True)
+    assert not alive, f"fake CLI processes outlived the test run: {alive}"
+
+
+@dataclass
+class RunningProxy:
+    engine: Engine
+    server: ProxyServer
+    bus: EventBus
+    events: list = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def collect(self) -> list:
+        self.events.extend(self._sub.drain())
+        return self.events
+
+    def kinds(self, flow_id=None) -> list[str]:
+        return [e.kind for e in self.collect() if flow_id is None or e.flow_id == flow_id]
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    values = dict(host="127.0.0.1", port=0, cwd=str(tmp_path), cli_path=str(FAKE_CLAUDE),
+                  timeout_ms=60_000, inactivity_ms=30_000)
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def start_proxy(tmp_path):
+    """``await start_proxy(**settings)`` → a running in-process proxy on the fake CLI."""
+    started: list[RunningProxy] = []
+
+    async def start(**overrides) -> RunningProxy:
+        bus = EventBus()
+        engine = Engine(make_settings(tmp_path, **overrides), bus)
+        proxy = RunningProxy(engine, ProxyServer(engine), bus)
+        proxy._sub = bus.subscribe(name="test")
+        await proxy.server.start()
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        await proxy.server.stop()
+    assert await wait_no_fake_alive() == [], "a fake CLI outlived its test"
+
+
+@pytest.fixture
+async def proxy(start_proxy) -> RunningProxy:
+    return await start_proxy()
+
+
+@pytest.fixture
+def anthropic_client(proxy):
+    import anthropic
+
+    return anthropic.AsyncAnthropic(base_url=proxy.url, api_key="test-key", max_retries=0,
+                                    timeout=30)

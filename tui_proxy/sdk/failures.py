@@ -18,6 +18,8 @@ from claude_agent_sdk import CLIConnectionError, CLINotFoundError, ProcessError
 
 from ..wire.errors import ProxyError
 
+# Honoured by the official SDKs: a refusal that retrying cannot fix.
+NO_RETRY = {"x-should-retry": "false"}
 EXTRA_USAGE = re.compile(r"\bextra[ -]usage\b", re.IGNORECASE)
 
 
@@ -63,12 +65,12 @@ def classify_api_error(facts: FailureFacts) -> ProxyError:
                           error_class="auth")
     if kind == "billing_error":
         return ProxyError("billing_error", f"Billing refusal (not retried): {text}",
-                          error_class="billing")
+                          error_class="billing", headers=NO_RETRY)
     if EXTRA_USAGE.search(text) and (status in (400, 402, 403) or kind == "invalid_request"):
         return ProxyError("billing_error",
                           "Anthropic refused this request as third-party app usage that draws "
                           f"from extra usage, not your plan (not retried): {text}",
-                          error_class="extra_usage")
+                          error_class="extra_usage", headers=NO_RETRY)
     if kind in ("overloaded", "server_error") or status == 529:
         return ProxyError("overloaded_error", f"Claude is overloaded: {text}",
                           error_class="overloaded")

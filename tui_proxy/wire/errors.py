@@ -61,7 +61,8 @@ def cancelled(reason: str, flow_id: int) -> ProxyError:
         "client_disconnect": f"Client disconnected (flow #{flow_id}).",
         "released": f"Request released by the proxy (flow #{flow_id}).",
     }.get(reason, f"Request cancelled: {reason} (flow #{flow_id}).")
-    return ProxyError("api_error", text, status=499, error_class="cancelled")
+    return ProxyError("api_error", text, status=499, error_class="cancelled",
+                      headers={"x-should-retry": "false"})
 
 
 def timed_out(limit: str, limit_s: float) -> ProxyError:
