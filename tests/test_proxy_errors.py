@@ -12,7 +12,7 @@ import pytest
 from conftest import live_fake_pids, read_log, wait_no_fake_alive
 from sse_grammar import check_stream
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-5-5"
 
 
 def user(text):
@@ -23,7 +23,7 @@ async def post(proxy, body, path="/v1/messages", headers=None, data=None):
     async with aiohttp.ClientSession() as session:
         kwargs = {"data": data} if data is not None else {"json": body}
         async with session.post(proxy.url + path, headers=headers or {}, **kwargs) as resp:
-            return resp.status, dict(resp.headers), await resp.read()
+            return resp.status, resp.headers.copy(), await resp.read()
 
 
 def assert_error_shape(status, headers, body, expected_status, expected_type):
@@ -238,5 +238,5 @@ async def test_wrong_method_is_anthropic_shaped(proxy):
     async with aiohttp.ClientSession() as session:
         async with session.get(proxy.url + "/v1/messages") as resp:
             body = await resp.read()
-            assert_error_shape(resp.status, dict(resp.headers), body, 405,
+            assert_error_shape(resp.status, resp.headers.copy(), body, 405,
                                "invalid_request_error")

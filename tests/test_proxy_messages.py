@@ -11,7 +11,7 @@ import pytest
 from conftest import read_log, wait_no_fake_alive
 from sse_grammar import check_stream
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-5-5"
 
 
 def user(text):
@@ -21,7 +21,7 @@ def user(text):
 async def raw_post(proxy, body, headers=None, path="/v1/messages"):
     async with aiohttp.ClientSession() as session:
         async with session.post(proxy.url + path, json=body, headers=headers or {}) as resp:
-            return resp.status, dict(resp.headers), await resp.read()
+            return resp.status, resp.headers.copy(), await resp.read()
 
 
 async def test_streaming_with_the_official_client(proxy, anthropic_client):

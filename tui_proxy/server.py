@@ -25,11 +25,13 @@ from .wire.tokens import estimate_input_tokens
 
 log = logging.getLogger("tui_proxy.server")
 ENGINE_KEY = web.AppKey("engine", Engine)
+REQUEST_ID = web.RequestKey("request_id", str)
 
 
 def error_response(error: ProxyError, request_id: str) -> web.Response:
     response = web.json_response(error.body(request_id), status=error.status)
     response.headers.update(error.headers)
+    response.headers["request-id"] = request_id
     return response
 
 
@@ -44,7 +46,7 @@ _HTTP_ERRORS = {
 @web.middleware
 async def anthropic_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     request_id = new_request_id()
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     try:
         response = await handler(request)
     except ProxyError as exc:
@@ -78,7 +80,7 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
 
 async def messages(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE_KEY]
-    request_id = request["request_id"]
+    request_id = request[REQUEST_ID]
     parsed = parse_messages_request(await _read_json(request))
     flow = engine.open_flow(parsed, method=request.method, path=request.path,
                             client=request.headers.get("User-Agent", "?")[:120],
