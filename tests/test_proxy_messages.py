@@ -183,3 +183,15 @@ async def test_health_models_and_count_tokens(proxy):
 async def test_count_tokens_with_official_client(proxy, anthropic_client):
     result = await anthropic_client.messages.count_tokens(model=MODEL, messages=user("hi " * 40))
     assert result.input_tokens > 10
+
+
+async def test_ping_after_silence_and_headers_before_first_token(start_proxy):
+    proxy = await start_proxy(ping_interval_s=1)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(proxy.url + "/v1/messages", json={
+                "model": MODEL, "max_tokens": 5, "stream": True,
+                "messages": user("FAKE:tokens=2 FAKE:delay=1.3")}) as resp:
+            assert resp.status == 200
+            body = await resp.read()
+    checked = check_stream(body, expect_error=False)
+    assert checked.pings >= 1 and checked.text == "tok0 tok1"
