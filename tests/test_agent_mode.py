@@ -71,7 +71,8 @@ async def test_chat_mode_has_no_tools_and_no_host_settings(proxy):
     assert "--setting-sources=" in argv
 
 
-async def test_client_tools_in_chat_mode_are_answered_without_tools_and_logged(proxy):
+async def test_client_tools_in_chat_mode_are_answered_without_tools_and_logged(start_proxy):
+    proxy = await start_proxy(mode="chat")
     async with aiohttp.ClientSession() as session:
         async with session.post(proxy.url + "/v1/messages", json={
                 "model": MODEL, "max_tokens": 50,

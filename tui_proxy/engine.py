@@ -14,11 +14,13 @@ from typing import Any
 
 from .bus import EventBus
 from .events import (
-    Cancelled, Event, FlowFailed, FlowFinished, FlowQueued, FlowStarted, Note, SettingsApplied,
+    Cancelled, Event, FlowFailed, FlowFinished, FlowQueued, FlowStarted, Note, Parked,
+    SettingsApplied,
 )
 from .flow import Flow, FlowState, FlowStore
+from .parking import ParkedRuns
 from .sdk.cli_locate import CliInfo, locate_cli
-from .sdk.driver import FlowDriver, Sink
+from .sdk.driver import PARKED, FlowDriver, Sink, tool_results_of
 from .sdk.options import effective_mode
 from .settings import Settings, changed_keys
 from .wire.errors import ClientGone, ProxyError, cancelled
@@ -87,6 +89,7 @@ class Engine:
                                                                                "setting"))
         self.started_at = time.time()
         self.shutting_down = False
+        self.parked = ParkedRuns(self)
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -145,9 +148,24 @@ class Engine:
             if self.cli.error:
                 raise ProxyError("api_error", f"Claude Code CLI unavailable: {self.cli.error}",
                                  error_class="cli_not_found")
+            adopt, adopted_from = None, None
+            if flow.mode == "passthrough":
+                self.parked.release_superseded(request)
+                entry = self.parked.take(tool_results_of(request))
+                if entry is not None:
+                    adopt, adopted_from = entry.live, entry.flow.id
             driver = FlowDriver(flow, request, self.settings, self.cli.path, flow.mode,
-                                self.publish, sink, resume)
-            await driver.run()
+                                self.publish, sink, resume, adopt=adopt,
+                                adopted_from=adopted_from)
+            if await driver.run() == PARKED:
+                assert driver.live is not None
+                flow.state = FlowState.PARKED
+                flow.finished_mono = time.monotonic()
+                self.parked.park(flow, driver.live)
+                self.publish(Parked(flow.id, tuple(u["id"] for u in flow.waiting_on),
+                                    tuple(u["name"] for u in flow.waiting_on),
+                                    self.settings.parked_timeout_ms / 1000))
+                return None, driver
             flow.state = FlowState.DONE
         except ProxyError as exc:
             error = exc
@@ -170,7 +188,8 @@ class Engine:
         return error, driver
 
     def _finish(self, flow: Flow, error: ProxyError | None) -> None:
-        flow.finished_mono = time.monotonic()
+        if flow.finished_mono is None:
+            flow.finished_mono = time.monotonic()
         if error is not None:
             flow.error = {"type": error.error_type, "status": error.status,
                           "message": error.message, "class": error.error_class}
@@ -184,6 +203,8 @@ class Engine:
 
     def cancel(self, flow_id: int, reason: str = "operator") -> bool:
         flow = self.flows.active.get(flow_id)
+        if flow is not None and flow.state == FlowState.PARKED:
+            return self.parked.release_flow(flow.id, reason)
         if flow is None or flow.task is None or flow.task.done():
             return False
         if flow.cancel_reason is None:
@@ -201,7 +222,9 @@ class Engine:
         while self.flows.active and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         self.cancel_all("shutdown")
-        tasks = [f.task for f in self.flows.active.values() if f.task is not None]
+        await self.parked.release_all("shutdown")
+        tasks = [f.task for f in self.flows.active.values() if f.task is not None
+                 and not f.task.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=5)
 

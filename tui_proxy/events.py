@@ -164,6 +164,25 @@ class FlowFinished(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Parked(Event):
+    """The flow's response ended with client tool calls; its CLI waits for their results."""
+
+    kind: ClassVar[str] = "parked"
+    tool_use_ids: tuple[str, ...]
+    tool_names: tuple[str, ...]
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed(Event):
+    """This flow carries the tool results of a parked flow and continues its CLI turn."""
+
+    kind: ClassVar[str] = "resumed"
+    parked_flow_id: int
+    tool_use_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Note(Event):
     """Something worth a log line that is not one of the above (ignored params, fallbacks)."""
 
@@ -194,6 +213,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         FlowStarted, FlowQueued, SdkSpawned, SessionInfo, TextDelta, ThinkingDelta, ToolCall,
         ToolResult, FileOp, StderrLine, RateLimitInfo, ApiRetry, TimedOut, Cancelled,
-        FlowFailed, FlowFinished, Note, ProxyLog, SettingsApplied,
+        FlowFailed, FlowFinished, Parked, Resumed, Note, ProxyLog, SettingsApplied,
     )
 }

@@ -17,6 +17,7 @@ class FlowState(str, Enum):
     STARTING = "starting"
     STREAMING = "streaming"
     TOOL = "tool"
+    PARKED = "parked"  # response ended with tool_use; its CLI waits for the tool results
     DONE = "done"
     ERROR = "error"
     CANCELLED = "cancelled"
@@ -61,6 +62,7 @@ class Flow:
     timeline: deque[Event] = field(default_factory=lambda: deque(maxlen=2000))
     task: asyncio.Task[Any] | None = field(default=None, repr=False)
     cancel_reason: str | None = None
+    waiting_on: list[dict[str, Any]] = field(default_factory=list)  # parked tool calls
 
     @property
     def elapsed_s(self) -> float:

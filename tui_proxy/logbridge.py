@@ -36,12 +36,23 @@ class BusLogHandler(logging.Handler):
             self.handleError(record)
 
 
+class _OwnKillFilter(logging.Filter):
+    """The SDK logs an ERROR when a CLI exits on SIGTERM/SIGKILL; when the proxy sent that
+    signal (cancel, timeout, release) it is expected, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not ("Fatal error in message reader" in text
+                    and ("exit code -15" in text or "exit code -9" in text))
+
+
 def install(bus: EventBus, debug: bool) -> BusLogHandler:
     """Replace the root handlers with the bus handler (nothing goes to stderr)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = BusLogHandler(bus, asyncio.get_running_loop())
+    handler.addFilter(_OwnKillFilter())
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     # The SDK announces the bundled CLI on every spawn; that belongs in debug output.

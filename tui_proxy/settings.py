@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto")
-MODES = ("auto", "chat", "agent")
+MODES = ("auto", "chat", "agent", "passthrough")
 
 
 class SettingsError(ValueError):
@@ -112,7 +112,7 @@ FIELDS: tuple[Field, ...] = (
     Field("permission_mode", "CLAUDE_PROXY_PERMISSION_MODE", _parse_choice(PERMISSION_MODES),
           "permission mode of agent runs"),
     Field("mode", "CLAUDE_PROXY_MODE", _parse_choice(MODES),
-          "auto (chat), chat, or agent (Claude Code's own tools in cwd)"),
+          "auto (passthrough with client tools, else chat), chat, agent, passthrough"),
     Field("debug", "OPENCODE_CLAUDE_PROVIDER_DEBUG", _parse_bool, "verbose logging"),
     Field("max_concurrent", "CLAUDE_PROXY_MAX_CONCURRENT", _parse_int(1, 256),
           "concurrent SDK runs; more requests queue"),
@@ -124,6 +124,8 @@ FIELDS: tuple[Field, ...] = (
           "largest accepted request body"),
     Field("ping_interval_s", "CLAUDE_PROXY_PING_INTERVAL_S", _parse_int(1, 3600),
           "seconds of silence before an SSE ping"),
+    Field("parked_timeout_ms", "CLAUDE_PROXY_PARKED_TIMEOUT_MS", _parse_int(1000),
+          "how long a client tool call may stay parked waiting for its result"),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 
@@ -144,6 +146,7 @@ class Settings:
     model_aliases: dict[str, str] = field(default_factory=dict)
     max_body_bytes: int = 32 * 1024 * 1024
     ping_interval_s: int = 15
+    parked_timeout_ms: int = 1_800_000
     # Where each value came from ("default", "file:PATH:LINE", "env:NAME", "flag:--x").
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     config_file: str | None = field(default=None, compare=False)

@@ -1,9 +1,10 @@
 """Run one flow through the Claude Agent SDK.
 
-One ``ClaudeSDKClient`` on a ``FastCloseTransport`` per flow: the client gives us the
-control channel (hooks, interrupt) and the transport lets an aborted flow end its CLI
-at once. The driver translates SDK messages into client events (through the sink) and
-engine events (through ``publish``); failures surface as ``ProxyError``.
+A flow drives a ``LiveRun`` (one CLI process): a new one, or in passthrough mode a parked
+one whose tool calls this flow's request answers. The driver translates SDK messages into
+client events (through the sink) and engine events (through ``publish``); failures
+surface as ``ProxyError``. ``run`` returns ``"done"``, or ``"parked"`` when the response
+ended with client tool calls and the run must wait for their results.
 """
 
 from __future__ import annotations
@@ -11,30 +12,30 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from contextlib import suppress
-from typing import Any, AsyncIterator, Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from claude_agent_sdk import (
-    AssistantMessage, ClaudeSDKClient, RateLimitEvent, ResultMessage, StreamEvent,
-    SystemMessage, TextBlock, ToolResultBlock, ToolUseBlock, UserMessage,
+    AssistantMessage, RateLimitEvent, ResultMessage, StreamEvent, SystemMessage, TextBlock,
+    ToolResultBlock, ToolUseBlock, UserMessage,
 )
 
 from ..events import (
-    ApiRetry, Event, Note, RateLimitInfo, SdkSpawned, SessionInfo, StderrLine, TextDelta,
-    ThinkingDelta, TimedOut, ToolResult,
+    ApiRetry, Event, Note, RateLimitInfo, Resumed, SdkSpawned, SessionInfo, StderrLine,
+    TextDelta, ThinkingDelta, TimedOut, ToolCall, ToolResult,
 )
 from ..flow import Flow, FlowState
 from ..settings import Settings
 from ..wire.errors import ClientGone, ProxyError, timed_out
-from ..wire.history import build_prompt
+from ..wire.history import blocks_of, build_prompt
 from ..wire.request import MessagesRequest
 from ..wire.stream import StreamTranslator
+from .client_tools import ToolBridge, client_name
 from .failures import FailureFacts, classify_api_error, classify_exception
+from .live_run import LiveRun
 from .observe import ToolObserver, summarize
-from .options import BuiltOptions, build_options
-from .transport import FastCloseTransport
+from .options import build_options
 
-CLOSE_BUDGET_S = 3.0
+DONE, PARKED = "done", "parked"
 
 
 class Sink(Protocol):
@@ -53,9 +54,10 @@ def is_session_id(value: str | None) -> bool:
     return True
 
 
-async def _one_frame(blocks: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    yield {"type": "user", "message": {"role": "user", "content": blocks},
-           "parent_tool_use_id": None}
+def tool_results_of(request: MessagesRequest) -> dict[str, dict[str, Any]]:
+    """tool_use_id -> tool_result block, from the request's last user message."""
+    last = request.messages[-1]
+    return {b["tool_use_id"]: b for b in blocks_of(last) if b.get("type") == "tool_result"}
 
 
 class _Timeouts:
@@ -86,7 +88,8 @@ class _Timeouts:
 class FlowDriver:
     def __init__(self, flow: Flow, request: MessagesRequest, settings: Settings,
                  cli_path: str | None, mode: str, publish: Callable[[Event], None],
-                 sink: Sink, resume: str | None = None) -> None:
+                 sink: Sink, resume: str | None = None, adopt: LiveRun | None = None,
+                 adopted_from: int | None = None) -> None:
         self.flow = flow
         self.request = request
         self.settings = settings
@@ -98,16 +101,21 @@ class FlowDriver:
         if resume and not self.resume:
             publish(Note(flow.id, "warning",
                          f"X-Claude-Session-ID {resume!r} is not a session id; starting fresh"))
-        self.translator = StreamTranslator(request.model, forward_thinking=request.wants_thinking)
-        self.facts = FailureFacts()
+        passthrough = mode == "passthrough"
+        self.translator = StreamTranslator(
+            request.model, forward_thinking=request.wants_thinking,
+            forward_types=frozenset({"text", "tool_use"} if passthrough else {"text"}),
+            tool_name=client_name if passthrough else None)
         self.observer = ToolObserver(flow.id, settings.cwd, publish,
                                      on_tool_start=lambda: self._set_state(FlowState.TOOL),
                                      on_tool_end=lambda: self._set_state(FlowState.STREAMING))
-        self.transport: FastCloseTransport | None = None
-        self.client: ClaudeSDKClient | None = None
-        self.built: BuiltOptions | None = None
-        self.result: ResultMessage | None = None
-        self._tool_names: dict[str, str] = {}
+        self.live: LiveRun | None = adopt
+        self.adopted_from = adopted_from
+        self._call_tool_uses: list[dict[str, Any]] = []  # client tool_use blocks of this call
+
+    @property
+    def facts(self) -> FailureFacts:
+        return self.live.facts if self.live else FailureFacts()
 
     # -- small helpers -------------------------------------------------------------
 
@@ -119,39 +127,62 @@ class FlowDriver:
         self.flow.stderr.append(line)
         self.publish(StderrLine(self.flow.id, line))
 
-    def _stderr_tail(self, lines: int = 12) -> str:
-        return "\n".join(list(self.flow.stderr)[-lines:])
+    def _facts_now(self) -> FailureFacts:
+        facts = self.facts
+        facts.stderr_tail = "\n".join(list(self.flow.stderr)[-12:])
+        return facts
+
+    def _first_token(self) -> None:
+        if self.flow.first_token_mono is None:
+            self.flow.first_token_mono = time.monotonic()
 
     # -- the run ----------------------------------------------------------------------
 
-    async def run(self) -> None:
+    async def run(self) -> str:
         timeouts = _Timeouts(self.flow, self.settings)
+        outcome = DONE
         try:
             async with asyncio.timeout(timeouts.next_deadline()) as scope:
                 timeouts.scope = scope
-                await self._connect(timeouts)
-                await self._converse(timeouts)
+                if self.live is not None:
+                    self._adopt()
+                else:
+                    await self._connect(timeouts)
+                    blocks = build_prompt(self.request.messages,
+                                          session_has_history=self.resume is not None)
+                    await self._send(blocks)
+                outcome = await self._pump(timeouts)
         except TimeoutError:
             limit, limit_s = timeouts.which()
             self.publish(TimedOut(self.flow.id, limit, limit_s, self.flow.elapsed_s))
             self.flow.state = FlowState.TIMED_OUT
             raise timed_out(limit, limit_s) from None
         finally:
-            await self._close()
+            if outcome != PARKED and self.live is not None:
+                await self.live.close()
+        return outcome
+
+    def _new_live(self, resume: str | None) -> LiveRun:
+        bridge = ToolBridge(self.request.tools or []) if self.mode == "passthrough" else None
+        holder: dict[str, LiveRun] = {}
+        built = build_options(
+            self.settings, self.request, mode=self.mode, cli_path=self.cli_path,
+            # A parked run's stderr belongs to whichever flow drives it now.
+            stderr=lambda line: holder["live"].stderr_sink(line),
+            hooks=self.observer.hooks() if self.mode == "agent" else None, resume=resume,
+            client_tools=bridge.config() if bridge else None)
+        live = LiveRun(built, bridge)
+        live.stderr_sink = self._on_stderr
+        holder["live"] = live
+        self.flow.options_summary = built.summary
+        return live
 
     async def _spawn(self, resume: str | None) -> None:
-        self.built = build_options(
-            self.settings, self.request, mode=self.mode, cli_path=self.cli_path,
-            stderr=self._on_stderr,
-            hooks=self.observer.hooks() if self.mode == "agent" else None, resume=resume)
-        self.flow.options_summary = self.built.summary
-        self.transport = FastCloseTransport(prompt=_empty(), options=self.built.options)
-        self.client = ClaudeSDKClient(self.built.options, transport=self.transport)
+        self.live = self._new_live(resume)
         started = time.monotonic()
-        await self.client.connect()
-        self.publish(SdkSpawned(self.flow.id, self.cli_path or "(SDK lookup)",
-                                self.transport.pid, self.built.summary,
-                                (time.monotonic() - started) * 1000))
+        await self.live.connect()
+        self.publish(SdkSpawned(self.flow.id, self.cli_path or "(SDK lookup)", self.live.pid,
+                                self.live.built.summary, (time.monotonic() - started) * 1000))
 
     async def _connect(self, timeouts: _Timeouts) -> None:
         self.flow.state = FlowState.STARTING
@@ -165,7 +196,8 @@ class FlowDriver:
             self.publish(Note(self.flow.id, "warning",
                               f"session {self.resume} could not be resumed ({exc}); "
                               "starting a fresh session with the full history"))
-            await self._close()
+            if self.live is not None:
+                await self.live.close()
             self.resume = None
             try:
                 await self._spawn(None)
@@ -174,45 +206,103 @@ class FlowDriver:
         self.flow.resumed = self.resume is not None
         timeouts.touch()
 
-    def _facts_now(self) -> FailureFacts:
-        self.facts.stderr_tail = self._stderr_tail()
-        return self.facts
-
-    async def _converse(self, timeouts: _Timeouts) -> None:
-        assert self.client is not None
-        blocks = build_prompt(self.request.messages, session_has_history=self.resume is not None)
+    async def _send(self, blocks: list[dict[str, Any]]) -> None:
+        assert self.live is not None
         try:
-            await self.client.query(_one_frame(blocks))
-            async for message in self.client.receive_response():
+            await self.live.send(blocks)
+        except Exception as exc:
+            raise classify_exception(exc, self._facts_now()) from exc
+
+    def _adopt(self) -> None:
+        """Continue a parked run: answer its tool calls with this request's tool results."""
+        live = self.live
+        assert live is not None and live.bridge is not None
+        live.stderr_sink = self._on_stderr
+        self.flow.session_id = live.session_id
+        self.sink.session_id = live.session_id
+        self.flow.options_summary = live.built.summary
+        self.flow.sdk_started_mono = time.monotonic()
+        results = tool_results_of(self.request)
+        answered = []
+        for use in live.waiting_on:
+            block = results.get(use["id"])
+            if block is None:
+                live.bridge.resolve(use["id"], "The client returned no result for this call.",
+                                    True)
+                continue
+            answered.append(use["id"])
+            live.bridge.resolve(use["id"], block.get("content"), bool(block.get("is_error")))
+            self.publish(ToolResult(self.flow.id, use["id"], use["name"],
+                                    "error" if block.get("is_error") else "ok",
+                                    summarize(block.get("content") or "")))
+        extra = [b for b in blocks_of(self.request.messages[-1]) if b.get("type") != "tool_result"]
+        if extra:
+            self.publish(Note(self.flow.id, "warning",
+                              f"{len(extra)} non-tool-result block(s) beside the tool results "
+                              "cannot join a parked turn and were not sent"))
+        self.publish(Resumed(self.flow.id, self.adopted_from or 0, tuple(answered)))
+        live.waiting_on = []
+        self.flow.state = FlowState.STREAMING
+
+    async def _pump(self, timeouts: _Timeouts) -> str:
+        live = self.live
+        assert live is not None and live.messages is not None
+        try:
+            while True:
+                try:
+                    message = await anext(live.messages)
+                except StopAsyncIteration:
+                    break
                 timeouts.touch()
-                await self._handle(message)
+                if await self._handle(message) == PARKED:
+                    return PARKED
         except (ProxyError, ClientGone, asyncio.CancelledError, TimeoutError):
             raise
         except Exception as exc:
             raise classify_exception(exc, self._facts_now()) from exc
-        result = self.result
+        result = live.result
         if result is None:
             raise classify_exception(RuntimeError("the CLI ended the turn without a result"),
                                      self._facts_now())
-        if result.is_error or self.facts.assistant_error:
-            self.facts.result_is_error = True
+        if result.is_error or live.facts.assistant_error:
+            live.facts.result_is_error = True
             raise classify_api_error(self._facts_now())
-        usage = result.usage or {}
+        usage = dict(result.usage or {})
+        if self.mode == "passthrough" or self.adopted_from is not None:
+            # This response is one API call of a longer CLI turn: count that call only.
+            usage = {**self.translator.input_usage,
+                     "output_tokens": self.translator.last_output_tokens}
         self.flow.input_tokens = int(usage.get("input_tokens") or 0)
         self.flow.output_tokens = int(usage.get("output_tokens") or 0)
         self.flow.cost_usd = result.total_cost_usd
         stop_reason = getattr(result, "stop_reason", None) or self.translator.last_stop_reason \
             or "end_turn"
-        if self.mode == "agent" and stop_reason == "tool_use":
+        if stop_reason == "tool_use":
             stop_reason = "end_turn"  # tool turns ran inside the proxy; the client sees text
         self.flow.stop_reason = stop_reason
         await self.sink.send(self.translator.finish(stop_reason, usage))
+        return DONE
 
-    async def _handle(self, message: Any) -> None:
-        flow = self.flow
+    async def _park(self) -> str:
+        """Claude called client tools: end this response with them; the run waits."""
+        live = self.live
+        assert live is not None
+        live.waiting_on = list(self._call_tool_uses)
+        self.flow.waiting_on = list(live.waiting_on)
+        usage = {**self.translator.input_usage,
+                 "output_tokens": self.translator.last_output_tokens}
+        self.flow.input_tokens = int(usage.get("input_tokens") or 0)
+        self.flow.output_tokens = int(usage.get("output_tokens") or 0)
+        self.flow.stop_reason = "tool_use"
+        await self.sink.send(self.translator.finish("tool_use", usage))
+        return PARKED
+
+    async def _handle(self, message: Any) -> str | None:
+        flow, live = self.flow, self.live
+        assert live is not None
         if isinstance(message, StreamEvent):
             if message.parent_tool_use_id:
-                return  # a subagent's inner stream: not part of the reply
+                return None  # a subagent's inner stream: not part of the reply
             event = message.event
             kind = event.get("type")
             if kind == "content_block_delta":
@@ -224,21 +314,28 @@ class FlowDriver:
                 elif delta.get("type") == "thinking_delta":
                     self._first_token()
                     self.publish(ThinkingDelta(flow.id, delta.get("thinking", "")))
+                elif delta.get("type") == "input_json_delta":
+                    self._first_token()
             elif kind == "message_start":
+                self._call_tool_uses = []
                 self._set_state(FlowState.STREAMING)
             elif kind == "message_delta":
-                out = ((event.get("usage") or {}).get("output_tokens"))
+                out = (event.get("usage") or {}).get("output_tokens")
                 if isinstance(out, int):
                     flow.output_tokens = max(flow.output_tokens, out)
             client_events = self.translator.feed(event)
             if client_events:
                 await self.sink.send(client_events)
+            if self.mode == "passthrough" and kind == "message_delta" and \
+                    (event.get("delta") or {}).get("stop_reason") == "tool_use" and \
+                    self._call_tool_uses:
+                return await self._park()
         elif isinstance(message, SystemMessage):
             data = message.data or {}
             if message.subtype == "init":
                 session = data.get("session_id")
                 if session and session != flow.session_id:
-                    flow.session_id = session
+                    flow.session_id = live.session_id = session
                     self.sink.session_id = session
                     self.publish(SessionInfo(flow.id, session, str(data.get("model", "")),
                                              flow.resumed, tuple(data.get("tools") or ())))
@@ -247,12 +344,21 @@ class FlowDriver:
                                       data.get("retry_delay_ms"), data.get("error_status"),
                                       data.get("error")))
         elif isinstance(message, AssistantMessage):
+            if message.parent_tool_use_id:
+                return None
             for block in message.content:
                 if isinstance(block, ToolUseBlock):
-                    self._tool_names[block.id] = block.name
+                    live.tool_names[block.id] = block.name
+                    if self.mode == "passthrough":
+                        name = client_name(block.name)
+                        self._call_tool_uses.append({"id": block.id, "name": name,
+                                                     "input": block.input})
+                        if live.bridge is not None:
+                            live.bridge.saw_tool_use(block.id, block.name, block.input)
+                        self.publish(ToolCall(flow.id, block.id, name, summarize(block.input)))
             if message.error:
-                self.facts.assistant_error = message.error
-                self.facts.error_text = " ".join(
+                live.facts.assistant_error = message.error
+                live.facts.error_text = " ".join(
                     b.text for b in message.content if isinstance(b, TextBlock))
         elif isinstance(message, UserMessage):
             self._tool_results(message)
@@ -261,62 +367,30 @@ class FlowDriver:
             self.publish(RateLimitInfo(flow.id, info.status, info.rate_limit_type,
                                        info.utilization, info.resets_at))
             if info.resets_at:
-                self.facts.rate_limit_resets_at = float(info.resets_at)
-            self.facts.rate_limit_type = info.rate_limit_type
+                live.facts.rate_limit_resets_at = float(info.resets_at)
+            live.facts.rate_limit_type = info.rate_limit_type
         elif isinstance(message, ResultMessage):
-            self.result = message
-            self.facts.result_subtype = message.subtype
-            self.facts.result_is_error = bool(message.is_error)
-            self.facts.api_error_status = message.api_error_status
-            self.facts.terminal_reason = getattr(message, "terminal_reason", None)
-            self.facts.errors = getattr(message, "errors", None)
-            if message.is_error and not self.facts.error_text:
-                self.facts.error_text = message.result or "; ".join(message.errors or [])
+            live.result = message
+            facts = live.facts
+            facts.result_subtype = message.subtype
+            facts.result_is_error = bool(message.is_error)
+            facts.api_error_status = message.api_error_status
+            facts.terminal_reason = getattr(message, "terminal_reason", None)
+            facts.errors = getattr(message, "errors", None)
+            if message.is_error and not facts.error_text:
+                facts.error_text = message.result or "; ".join(message.errors or [])
             if message.session_id and not flow.session_id:
-                flow.session_id = message.session_id
-
-    def _first_token(self) -> None:
-        if self.flow.first_token_mono is None:
-            self.flow.first_token_mono = time.monotonic()
+                flow.session_id = live.session_id = message.session_id
+        return None
 
     def _tool_results(self, message: UserMessage) -> None:
-        """Tool results the hooks did not report (denied by the permission mode)."""
-        if not isinstance(message.content, list):
+        """Agent mode: tool results the hooks did not report (denied by the permission mode)."""
+        if self.mode != "agent" or not isinstance(message.content, list):
             return
+        assert self.live is not None
         for block in message.content:
             if isinstance(block, ToolResultBlock) and block.is_error \
                     and not self.observer.reported(block.tool_use_id):
                 self.publish(ToolResult(self.flow.id, block.tool_use_id,
-                                        self._tool_names.get(block.tool_use_id, "?"), "denied",
-                                        summarize(block.content or "")))
-
-    async def _close(self) -> None:
-        """End the CLI process; shielded so a second cancel cannot leave it running."""
-        client, transport, built = self.client, self.transport, self.built
-        self.client = self.transport = self.built = None
-        if client is None and built is None:
-            return
-
-        async def close() -> None:
-            if transport is not None and self.result is None:
-                await transport.terminate_now()  # aborted mid-turn: no 5 s grace
-            if client is not None:
-                with suppress(Exception):
-                    await asyncio.wait_for(client.disconnect(), CLOSE_BUDGET_S)
-            if transport is not None and transport.is_alive():
-                await transport.terminate_now()
-            if built is not None:
-                built.cleanup()
-
-        task = asyncio.ensure_future(close())
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            with suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(task), CLOSE_BUDGET_S + 1)
-            raise
-
-
-async def _empty() -> AsyncIterator[dict[str, Any]]:
-    return
-    yield {}  # pragma: no cover - makes this an async generator
+                                        self.live.tool_names.get(block.tool_use_id, "?"),
+                                        "denied", summarize(block.content or "")))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from claude_agent_sdk import ClaudeAgentOptions, HookMatcher
+from claude_agent_sdk.types import McpSdkServerConfig
 
 from ..settings import Settings
 from ..wire.models import resolve_model
@@ -20,10 +21,17 @@ MAX_BUFFER_SIZE = 64 * 1024 * 1024
 
 
 def effective_mode(settings: Settings, request: MessagesRequest) -> str:
-    """chat or agent. (Client-tool pass-through arrives in a later issue.)"""
+    """agent, passthrough (the default when the request carries tools) or chat."""
     if settings.mode == "agent":
         return "agent"
+    if settings.mode in ("auto", "passthrough") and request.tools:
+        return "passthrough"
     return "chat"
+
+
+PASSTHROUGH_NOTE = (
+    "\n\nThe client's tools are available to you as mcp__client__<name>; "
+    "<name> is how any instructions above refer to them.")
 
 
 @dataclass
@@ -71,6 +79,7 @@ def build_options(
     stderr: Callable[[str], None],
     hooks: dict[str, list[HookMatcher]] | None = None,
     resume: str | None = None,
+    client_tools: McpSdkServerConfig | None = None,
 ) -> BuiltOptions:
     temp_files: list[str] = []
     system_text = request.system_text
@@ -85,6 +94,8 @@ def build_options(
         resume=resume,
         # Client text is untrusted: no @path expansion, no slash commands.
         verbatim_prompts=True,
+        # Only the servers we pass: none of the host's MCP configuration leaks in.
+        strict_mcp_config=True,
     )
     if mode == "agent":
         system_prompt: Any = {"type": "preset", "preset": "claude_code"}
@@ -96,6 +107,20 @@ def build_options(
             tools={"type": "preset", "preset": "claude_code"},
             permission_mode=settings.permission_mode,
             hooks=hooks,
+        )
+    elif mode == "passthrough":
+        assert client_tools is not None
+        # A parked call may wait as long as the proxy keeps it parked; the CLI must not
+        # give up first.
+        mcp_timeout_ms = settings.parked_timeout_ms + 60_000
+        options = ClaudeAgentOptions(
+            **common,
+            system_prompt=_system_prompt(system_text + PASSTHROUGH_NOTE, temp_files),
+            tools=[],
+            setting_sources=[],
+            mcp_servers={client_tools["name"]: client_tools},
+            allowed_tools=[f"mcp__{client_tools['name']}"],
+            env={"MCP_TOOL_TIMEOUT": str(mcp_timeout_ms)},
         )
     else:
         options = ClaudeAgentOptions(
@@ -109,7 +134,9 @@ def build_options(
         "model": options.model,
         "cwd": settings.cwd,
         "cli_path": cli_path,
-        "tools": "claude_code" if mode == "agent" else [],
+        "tools": ("claude_code" if mode == "agent" else
+                  [t["name"] for t in request.tools or []] if mode == "passthrough" else []),
+        "mcp_tool_timeout_ms": options.env.get("MCP_TOOL_TIMEOUT"),
         "setting_sources": options.setting_sources,
         "permission_mode": options.permission_mode,
         "system_prompt": ("file" if isinstance(options.system_prompt, dict)

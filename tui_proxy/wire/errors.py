@@ -59,7 +59,10 @@ def cancelled(reason: str, flow_id: int) -> ProxyError:
         "operator": f"Request cancelled by the proxy operator (flow #{flow_id}).",
         "shutdown": f"The proxy is shutting down; request cancelled (flow #{flow_id}).",
         "client_disconnect": f"Client disconnected (flow #{flow_id}).",
-        "released": f"Request released by the proxy (flow #{flow_id}).",
+        "parked timeout": f"Parked tool call released: no tool result arrived in time "
+                          f"(flow #{flow_id}, setting CLAUDE_PROXY_PARKED_TIMEOUT_MS).",
+        "superseded": f"Parked tool call released: the conversation moved on without its "
+                      f"result (flow #{flow_id}).",
     }.get(reason, f"Request cancelled: {reason} (flow #{flow_id}).")
     return ProxyError("api_error", text, status=499, error_class="cancelled",
                       headers={"x-should-retry": "false"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 ClientEvent = dict[str, Any]
 
@@ -23,8 +23,10 @@ def new_message_id() -> str:
 
 class StreamTranslator:
     def __init__(self, model: str, *, forward_thinking: bool,
-                 forward_types: frozenset[str] = frozenset({"text"})) -> None:
+                 forward_types: frozenset[str] = frozenset({"text"}),
+                 tool_name: Callable[[str], str] | None = None) -> None:
         self.model = model
+        self.tool_name = tool_name
         self.message_id = new_message_id()
         self.forwarded_types = set(forward_types)
         if forward_thinking:
@@ -36,6 +38,7 @@ class StreamTranslator:
         self._open: set[int] = set()           # client indexes not yet stopped
         self.input_usage: dict[str, Any] = {}
         self.last_stop_reason: str | None = None
+        self.last_output_tokens = 0
         self.blocks_forwarded: dict[str, int] = {}
 
     def start(self, usage: dict[str, Any] | None = None) -> list[ClientEvent]:
@@ -65,12 +68,14 @@ class StreamTranslator:
         kind = event.get("type")
         if kind == "message_start":
             self._index_map.clear()
-            return self.start(event.get("message", {}).get("usage"))
+            return self.start((event.get("message") or {}).get("usage"))
         if kind == "content_block_start":
             block = event.get("content_block") or {}
             if block.get("type") not in self.forwarded_types:
                 return []
             out = self.start()
+            if block.get("type") == "tool_use" and self.tool_name is not None:
+                block = {**block, "name": self.tool_name(block.get("name", ""))}
             index = self._next_index
             self._next_index += 1
             self._index_map[event.get("index", 0)] = index
@@ -93,6 +98,9 @@ class StreamTranslator:
             reason = (event.get("delta") or {}).get("stop_reason")
             if reason:
                 self.last_stop_reason = reason
+            out = (event.get("usage") or {}).get("output_tokens")
+            if isinstance(out, int):
+                self.last_output_tokens = out
             return []
         return []  # message_stop, ping and anything new: the envelope is ours
 

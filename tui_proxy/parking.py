@@ -1,0 +1,117 @@
+"""Parked runs: CLI turns waiting for the client's tool results.
+
+A run parks when its flow's response ended with client ``tool_use`` blocks. It is taken
+by the request that carries the matching ``tool_result`` ids, or released — its CLI
+ended and its flow marked cancelled — when it times out, when the conversation arrives
+with a history that does not answer it (the user interrupted and moved on), when the
+operator cancels it, or at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .events import Cancelled
+from .flow import Flow, FlowState
+from .wire.errors import cancelled
+from .wire.history import blocks_of
+from .wire.request import MessagesRequest
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .sdk.live_run import LiveRun
+
+
+@dataclass(eq=False)
+class ParkedEntry:
+    flow: Flow
+    live: "LiveRun"
+    ids: tuple[str, ...]
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+class ParkedRuns:
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+        self._by_id: dict[str, ParkedEntry] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __len__(self) -> int:
+        return len({id(e) for e in self._by_id.values()})
+
+    def entries(self) -> list[ParkedEntry]:
+        seen: dict[int, ParkedEntry] = {}
+        for entry in self._by_id.values():
+            seen.setdefault(id(entry), entry)
+        return list(seen.values())
+
+    def park(self, flow: Flow, live: "LiveRun") -> ParkedEntry:
+        entry = ParkedEntry(flow, live, tuple(u["id"] for u in live.waiting_on))
+        timeout_s = self.engine.settings.parked_timeout_ms / 1000
+        entry.timer = asyncio.get_running_loop().call_later(
+            timeout_s, self._spawn_release, entry, "parked timeout")
+        for use_id in entry.ids:
+            self._by_id[use_id] = entry
+        return entry
+
+    def _detach(self, entry: ParkedEntry) -> None:
+        for use_id in entry.ids:
+            if self._by_id.get(use_id) is entry:
+                del self._by_id[use_id]
+        if entry.timer is not None:
+            entry.timer.cancel()
+
+    def take(self, results: dict[str, Any]) -> ParkedEntry | None:
+        """The parked run these tool results answer, now owned by the caller."""
+        entry = next((self._by_id[i] for i in results if i in self._by_id), None)
+        if entry is None:
+            return None
+        self._detach(entry)
+        entry.flow.state = FlowState.DONE  # its tool calls got their answers
+        self.engine._finish(entry.flow, None)
+        return entry
+
+    def release_superseded(self, request: MessagesRequest) -> None:
+        """Release runs whose tool calls appear in this history but are not answered by it."""
+        if not self._by_id:
+            return
+        answered = {b["tool_use_id"] for b in blocks_of(request.messages[-1])
+                    if b.get("type") == "tool_result"}
+        for message in request.messages[:-1]:
+            if message["role"] != "assistant":
+                continue
+            for block in blocks_of(message):
+                use_id = block.get("id") if block.get("type") == "tool_use" else None
+                entry = self._by_id.get(use_id) if use_id else None
+                if entry is not None and not answered & set(entry.ids):
+                    self._spawn_release(entry, "superseded")
+
+    def release_flow(self, flow_id: int, reason: str) -> bool:
+        for entry in self.entries():
+            if entry.flow.id == flow_id:
+                self._spawn_release(entry, reason)
+                return True
+        return False
+
+    def _spawn_release(self, entry: ParkedEntry, reason: str) -> None:
+        self._detach(entry)
+        task = asyncio.ensure_future(self._release(entry, reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _release(self, entry: ParkedEntry, reason: str) -> None:
+        await entry.live.close()
+        flow = entry.flow
+        if flow.state == FlowState.PARKED:
+            flow.state = FlowState.CANCELLED
+            flow.cancel_reason = reason
+            self.engine.publish(Cancelled(flow.id, reason))
+            self.engine._finish(flow, cancelled(reason, flow.id))
+
+    async def release_all(self, reason: str) -> None:
+        for entry in self.entries():
+            self._spawn_release(entry, reason)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)

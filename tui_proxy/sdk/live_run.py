@@ -1,0 +1,84 @@
+"""One CLI process and the turn it is running.
+
+A live run usually lives and dies with its flow. In passthrough mode it can outlive it:
+when Claude calls client tools, the flow's response ends and the run is *parked* — its
+process, its message iterator and its pending tool calls wait for the client's next
+request, which adopts the run and continues the same CLI turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from typing import Any, AsyncIterator
+
+from claude_agent_sdk import ClaudeSDKClient, ResultMessage
+
+from .client_tools import ToolBridge
+from .failures import FailureFacts
+from .options import BuiltOptions
+from .transport import FastCloseTransport
+
+CLOSE_BUDGET_S = 3.0
+
+
+class LiveRun:
+    def __init__(self, built: BuiltOptions, bridge: ToolBridge | None) -> None:
+        self.built = built
+        self.bridge = bridge
+        self.transport = FastCloseTransport(prompt=_empty(), options=built.options)
+        self.client = ClaudeSDKClient(built.options, transport=self.transport)
+        self.messages: AsyncIterator[Any] | None = None
+        self.facts = FailureFacts()
+        self.session_id: str | None = None
+        self.result: ResultMessage | None = None
+        self.waiting_on: list[dict[str, Any]] = []  # tool_use blocks the client must answer
+        self.tool_names: dict[str, str] = {}
+        self.stderr_sink: Any = None  # where stderr lines go (the current flow)
+        self.closed = False
+
+    @property
+    def pid(self) -> int | None:
+        return self.transport.pid
+
+    async def connect(self) -> None:
+        await self.client.connect()
+
+    async def send(self, blocks: list[dict[str, Any]]) -> None:
+        await self.client.query(_one_frame(blocks))
+        self.messages = self.client.receive_response()
+
+    async def close(self) -> None:
+        """End the CLI process; shielded so a second cancel cannot leave it running."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.bridge is not None:
+            self.bridge.fail_all("The proxy released this tool call.")
+
+        async def close() -> None:
+            if self.result is None:
+                await self.transport.terminate_now()  # aborted mid-turn: no 5 s grace
+            with suppress(Exception):
+                await asyncio.wait_for(self.client.disconnect(), CLOSE_BUDGET_S)
+            if self.transport.is_alive():
+                await self.transport.terminate_now()
+            self.built.cleanup()
+
+        task = asyncio.ensure_future(close())
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            with suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(task), CLOSE_BUDGET_S + 1)
+            raise
+
+
+async def _empty() -> AsyncIterator[dict[str, Any]]:
+    return
+    yield {}  # pragma: no cover - makes this an async generator
+
+
+async def _one_frame(blocks: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    yield {"type": "user", "message": {"role": "user", "content": blocks},
+           "parent_tool_use_id": None}
