@@ -2,6 +2,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ FAKE_CLAUDE = TESTS / "fake_cli" / "fake_claude"
 SESSION_LOG = Path(os.environ.get("TMPDIR", "/tmp")) / f"fake-claude-{os.getpid()}.jsonl"
 # Every fake CLI spawned by this test run logs here, so the run can prove none is left.
 os.environ["FAKE_CLAUDE_LOG"] = str(SESSION_LOG)
+# The fake's session store: inside the run's temp dir, not the user's ~/.claude.
+os.environ.setdefault("FAKE_CLAUDE_STATE_DIR", tempfile.mkdtemp(prefix="fake-claude-sessions-"))
 
 from tui_proxy.bus import EventBus  # noqa: E402
 from tui_proxy.engine import Engine  # noqa: E402

@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 
 from .bus import EventBus
+from .conversations import ConversationMap
 from .events import (
     Cancelled, Event, FlowFailed, FlowFinished, FlowQueued, FlowStarted, Note, Parked,
     SettingsApplied,
@@ -90,6 +91,7 @@ class Engine:
         self.started_at = time.time()
         self.shutting_down = False
         self.parked = ParkedRuns(self)
+        self.conversations = ConversationMap()
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -134,6 +136,8 @@ class Engine:
         driver: FlowDriver | None = None
         error: ProxyError | None = None
         acquired = False
+        claimed = None
+        root = f"{flow.mode}|{self.settings.cwd}"
         try:
             if self.shutting_down:
                 raise ProxyError("overloaded_error", "The proxy is shutting down.",
@@ -154,10 +158,25 @@ class Engine:
                 entry = self.parked.take(tool_results_of(request))
                 if entry is not None:
                     adopt, adopted_from = entry.live, entry.flow.id
+            if adopt is None and resume is None:
+                claimed = self.conversations.claim(root, request.messages)
+                if claimed is not None:
+                    resume = claimed.session_id
+                    self.publish(Note(flow.id, "info", f"continues conversation "
+                                      f"#{claimed.id} (session {claimed.session_id}): "
+                                      "only the new turns are sent"))
             driver = FlowDriver(flow, request, self.settings, self.cli.path, flow.mode,
                                 self.publish, sink, resume, adopt=adopt,
                                 adopted_from=adopted_from)
-            if await driver.run() == PARKED:
+            outcome = await driver.run()
+            if claimed is not None and not flow.resumed:
+                self.conversations.release(claimed)  # the session was gone; started fresh
+            if flow.session_id:
+                self.conversations.record(
+                    flow.session_id, root, request.messages, driver.reply_message(),
+                    cwd=self.settings.cwd, flow_id=flow.id,
+                    state="parked" if outcome == PARKED else "idle")
+            if outcome == PARKED:
                 assert driver.live is not None
                 flow.state = FlowState.PARKED
                 flow.finished_mono = time.monotonic()
@@ -184,6 +203,8 @@ class Engine:
         finally:
             if acquired:
                 self.slots.release()
+        if error is not None and claimed is not None:
+            self.conversations.release(claimed)  # what the session holds is now unknown
         self._finish(flow, error)
         return error, driver
 

@@ -28,7 +28,7 @@ from ..settings import Settings
 from ..wire.errors import ClientGone, ProxyError, timed_out
 from ..wire.history import blocks_of, build_prompt
 from ..wire.request import MessagesRequest
-from ..wire.stream import StreamTranslator
+from ..wire.stream import MessageAccumulator, StreamTranslator
 from .client_tools import ToolBridge, client_name
 from .failures import FailureFacts, classify_api_error, classify_exception
 from .live_run import LiveRun
@@ -111,7 +111,17 @@ class FlowDriver:
                                      on_tool_end=lambda: self._set_state(FlowState.STREAMING))
         self.live: LiveRun | None = adopt
         self.adopted_from = adopted_from
+        self.reply = MessageAccumulator()  # what the client received, for the conversation map
         self._call_tool_uses: list[dict[str, Any]] = []  # client tool_use blocks of this call
+
+    async def _emit(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            self.reply.feed(event)
+        await self.sink.send(events)
+
+    def reply_message(self) -> dict[str, Any] | None:
+        message = self.reply.message
+        return {"role": "assistant", "content": message["content"]} if message else None
 
     @property
     def facts(self) -> FailureFacts:
@@ -280,7 +290,7 @@ class FlowDriver:
         if stop_reason == "tool_use":
             stop_reason = "end_turn"  # tool turns ran inside the proxy; the client sees text
         self.flow.stop_reason = stop_reason
-        await self.sink.send(self.translator.finish(stop_reason, usage))
+        await self._emit(self.translator.finish(stop_reason, usage))
         return DONE
 
     async def _park(self) -> str:
@@ -294,7 +304,7 @@ class FlowDriver:
         self.flow.input_tokens = int(usage.get("input_tokens") or 0)
         self.flow.output_tokens = int(usage.get("output_tokens") or 0)
         self.flow.stop_reason = "tool_use"
-        await self.sink.send(self.translator.finish("tool_use", usage))
+        await self._emit(self.translator.finish("tool_use", usage))
         return PARKED
 
     async def _handle(self, message: Any) -> str | None:
@@ -325,7 +335,7 @@ class FlowDriver:
                     flow.output_tokens = max(flow.output_tokens, out)
             client_events = self.translator.feed(event)
             if client_events:
-                await self.sink.send(client_events)
+                await self._emit(client_events)
             if self.mode == "passthrough" and kind == "message_delta" and \
                     (event.get("delta") or {}).get("stop_reason") == "tool_use" and \
                     self._call_tool_uses:

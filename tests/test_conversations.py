@@ -1,0 +1,128 @@
+"""Conversation continuity without any header: a client that resends its history keeps
+one SDK session and sends only the new turns; retries, edits and look-alike conversations
+never continue the wrong session."""
+
+import asyncio
+import json
+
+from conftest import read_log
+from tui_proxy.conversations import history_hash, message_hash
+
+MODEL = "claude-sonnet-5-5"
+
+
+def starts_since(mark):
+    return [e for e in read_log()[mark:] if e.get("event") == "start"]
+
+
+def user_frames_since(mark):
+    return [e["frame"] for e in read_log()[mark:] if e.get("event") == "stdin"
+            and e["frame"].get("type") == "user"]
+
+
+def resumed_id(start):
+    for arg in start["argv"]:
+        if arg.startswith("--resume="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+async def turn(client, messages):
+    reply = await client.messages.with_raw_response.create(model=MODEL, max_tokens=50,
+                                                           messages=messages)
+    message = await reply.parse()
+    return message, reply.headers["X-Claude-Session-ID"]
+
+
+async def test_multi_turn_conversation_keeps_one_session_and_sends_only_new_turns(
+        proxy, anthropic_client):
+    messages = [{"role": "user", "content": "remember PINEAPPLE"}]
+    first, session = await turn(anthropic_client, messages)
+    for word in ("MANGO", "FAKE:recall what came before?"):
+        messages += [{"role": "assistant", "content": first.content},
+                     {"role": "user", "content": word}]
+        mark = len(read_log())
+        first, same = await turn(anthropic_client, messages)
+        assert same == session
+        assert resumed_id(starts_since(mark)[0]) == session
+        frames = user_frames_since(mark)
+        assert len(frames) == 1
+        assert json.dumps(frames[0]["message"]["content"]) == json.dumps(
+            [{"type": "text", "text": word}]), "only the new turn is sent"
+    assert first.content[0].text == "History: remember PINEAPPLE | MANGO"
+    conv = proxy.engine.conversations.by_session[session]
+    assert conv.state == "idle" and conv.turns == 3 and conv.transcript.endswith(
+        f"{session}.jsonl")
+
+
+async def test_identical_replay_is_not_a_continuation(proxy, anthropic_client):
+    messages = [{"role": "user", "content": "hello"}]
+    first, session = await turn(anthropic_client, messages)
+    messages += [{"role": "assistant", "content": first.content},
+                 {"role": "user", "content": "FAKE:recall second"}]
+    second, s2 = await turn(anthropic_client, messages)
+    assert s2 == session and second.content[0].text == "History: hello"
+    mark = len(read_log())
+    retry, s3 = await turn(anthropic_client, messages)  # the client retries the same request
+    assert resumed_id(starts_since(mark)[0]) is None, "a retry must not extend the session"
+    assert s3 != session
+    # the rebuilt session saw the history as a record, not as its own earlier turns
+    assert "conversation_history" in json.dumps(user_frames_since(mark)[0])
+    assert retry.content[0].text == "History: (empty)"
+
+
+async def test_edited_history_starts_fresh(proxy, anthropic_client):
+    messages = [{"role": "user", "content": "one"}]
+    first, session = await turn(anthropic_client, messages)
+    messages += [{"role": "assistant", "content": first.content},
+                 {"role": "user", "content": "two"}]
+    second, _ = await turn(anthropic_client, messages)
+    edited = [{"role": "user", "content": "one (edited)"},
+              {"role": "assistant", "content": first.content},
+              {"role": "user", "content": "two"}]
+    mark = len(read_log())
+    _, s3 = await turn(anthropic_client, edited)
+    assert resumed_id(starts_since(mark)[0]) is None and s3 != session
+
+
+async def test_two_conversations_with_the_same_first_message_never_cross(
+        proxy, anthropic_client):
+    async def conversation(word):
+        messages = [{"role": "user", "content": "hello"}]
+        reply, s1 = await turn(anthropic_client, messages)
+        messages += [{"role": "assistant", "content": reply.content},
+                     {"role": "user", "content": f"remember {word}"}]
+        reply, s2 = await turn(anthropic_client, messages)
+        messages += [{"role": "assistant", "content": reply.content},
+                     {"role": "user", "content": "FAKE:recall"}]
+        reply, s3 = await turn(anthropic_client, messages)
+        return reply.content[0].text, {s1, s2, s3}
+
+    (apple, sessions_a), (banana, sessions_b) = await asyncio.gather(
+        conversation("APPLE"), conversation("BANANA"))
+    assert apple == "History: hello | remember APPLE"
+    assert banana == "History: hello | remember BANANA"
+    assert len(sessions_a) == 1 and len(sessions_b) == 1 and sessions_a != sessions_b
+
+
+async def test_header_session_wins_over_the_map(proxy, anthropic_client):
+    a, sa = await turn(anthropic_client, [{"role": "user", "content": "alpha"}])
+    b, sb = await turn(anthropic_client, [{"role": "user", "content": "beta"}])
+    # history of conversation b, but the header names a's session
+    messages = [{"role": "user", "content": "beta"}, {"role": "assistant", "content": b.content},
+                {"role": "user", "content": "FAKE:recall"}]
+    reply = await anthropic_client.messages.create(
+        model=MODEL, max_tokens=50, messages=messages, extra_headers={"X-Claude-Session-ID": sa})
+    assert reply.content[0].text == "History: alpha"
+
+
+def test_hash_ignores_cache_hints_thinking_and_block_splits():
+    a = {"role": "assistant", "content": [
+        {"type": "thinking", "thinking": "x", "signature": "s"},
+        {"type": "text", "text": "Hello "}, {"type": "text", "text": "world"}]}
+    b = {"role": "assistant", "content": [{"type": "text", "text": "Hello world\n",
+                                           "cache_control": {"type": "ephemeral"}}]}
+    assert message_hash(a) == message_hash(b)
+    assert message_hash({"role": "user", "content": "hi"}) != message_hash(
+        {"role": "assistant", "content": "hi"})
+    assert history_hash("chat", [a]) != history_hash("agent", [a])
