@@ -87,8 +87,9 @@ class RunningProxy:
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:
+    # No spare process by default: tests that count CLI starts stay exact.
     values = dict(host="127.0.0.1", port=0, cwd=str(tmp_path), cli_path=str(FAKE_CLAUDE),
-                  timeout_ms=60_000, inactivity_ms=30_000)
+                  timeout_ms=60_000, inactivity_ms=30_000, spare_process=False)
     values.update(overrides)
     return Settings(**values)
 

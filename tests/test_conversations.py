@@ -5,10 +5,18 @@ never continue the wrong session."""
 import asyncio
 import json
 
+import pytest
+
 from conftest import read_log
 from tui_proxy.conversations import history_hash, message_hash
 
 MODEL = "claude-sonnet-5-5"
+
+
+@pytest.fixture
+async def proxy(start_proxy):
+    """No warm processes here: every continuation must go through --resume."""
+    return await start_proxy(pool_size=0)
 
 
 def starts_since(mark):

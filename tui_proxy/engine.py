@@ -20,8 +20,9 @@ from .events import (
 )
 from .flow import Flow, FlowState, FlowStore
 from .parking import ParkedRuns
+from .pool import WarmPool, pool_key
 from .sdk.cli_locate import CliInfo, locate_cli
-from .sdk.driver import PARKED, FlowDriver, Sink, tool_results_of
+from .sdk.driver import PARKED, FlowDriver, Sink, new_live_run, tool_results_of
 from .sdk.options import effective_mode
 from .settings import Settings, changed_keys
 from .wire.errors import ClientGone, ProxyError, cancelled
@@ -92,6 +93,8 @@ class Engine:
         self.shutting_down = False
         self.parked = ParkedRuns(self)
         self.conversations = ConversationMap()
+        self.pool = WarmPool(settings.pool_size, settings.pool_idle_s, settings.spare_process)
+        self.pool.on_evict = lambda session, why: self.conversations.set_state(session, "idle")
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -165,17 +168,25 @@ class Engine:
                     self.publish(Note(flow.id, "info", f"continues conversation "
                                       f"#{claimed.id} (session {claimed.session_id}): "
                                       "only the new turns are sent"))
+            key = pool_key(self.settings, request, flow.mode, self.cli.path)
             driver = FlowDriver(flow, request, self.settings, self.cli.path, flow.mode,
                                 self.publish, sink, resume, adopt=adopt,
-                                adopted_from=adopted_from)
+                                adopted_from=adopted_from,
+                                pool=self.pool if self.settings.pool_size > 0 else None,
+                                pool_key=key)
             outcome = await driver.run()
+            if driver.new_conversation_spawned:
+                self._prepare_spare(key, request, flow)
             if claimed is not None and not flow.resumed:
                 self.conversations.release(claimed)  # the session was gone; started fresh
+            if driver.retain and driver.live is not None and flow.session_id:
+                self.pool.put(flow.session_id, key, driver.live)
             if flow.session_id:
                 self.conversations.record(
                     flow.session_id, root, request.messages, driver.reply_message(),
                     cwd=self.settings.cwd, flow_id=flow.id,
-                    state="parked" if outcome == PARKED else "idle")
+                    state="parked" if outcome == PARKED else "live" if driver.retain
+                    else "idle")
             if outcome == PARKED:
                 assert driver.live is not None
                 flow.state = FlowState.PARKED
@@ -207,6 +218,16 @@ class Engine:
             self.conversations.release(claimed)  # what the session holds is now unknown
         self._finish(flow, error)
         return error, driver
+
+    def _prepare_spare(self, key: str, request: MessagesRequest, flow: Flow) -> None:
+        async def start():
+            live = new_live_run(self.settings, request, flow.mode, self.cli.path, None,
+                                flow.id, self.publish)
+            await live.connect()
+            return live
+
+        if self.settings.pool_size > 0 and not self.shutting_down and not self.cli.error:
+            self.pool.prepare_spare(key, start)
 
     def _finish(self, flow: Flow, error: ProxyError | None) -> None:
         if flow.finished_mono is None:
@@ -244,6 +265,7 @@ class Engine:
             await asyncio.sleep(0.05)
         self.cancel_all("shutdown")
         await self.parked.release_all("shutdown")
+        await self.pool.close_all()
         tasks = [f.task for f in self.flows.active.values() if f.task is not None
                  and not f.task.done()]
         if tasks:
@@ -259,6 +281,8 @@ class Engine:
             self.cli = locate_cli(new.cli_path, new.sources.get("cli_path", "setting"))
         if {"max_concurrent", "max_queue"} & set(changed):
             self.slots.resize(new.max_concurrent, new.max_queue)
+        self.pool.size, self.pool.idle_s = new.pool_size, new.pool_idle_s
+        self.pool.spare_enabled = new.spare_process
         self.publish(SettingsApplied(None, tuple(changed)))
         return changed
 

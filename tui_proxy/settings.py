@@ -126,6 +126,12 @@ FIELDS: tuple[Field, ...] = (
           "seconds of silence before an SSE ping"),
     Field("parked_timeout_ms", "CLAUDE_PROXY_PARKED_TIMEOUT_MS", _parse_int(1000),
           "how long a client tool call may stay parked waiting for its result"),
+    Field("pool_size", "CLAUDE_PROXY_POOL_SIZE", _parse_int(0, 64),
+          "warm CLI processes kept between turns (0: none)"),
+    Field("pool_idle_s", "CLAUDE_PROXY_POOL_IDLE_S", _parse_int(1),
+          "seconds a warm process may idle before it is ended"),
+    Field("spare_process", "CLAUDE_PROXY_SPARE_PROCESS", _parse_bool,
+          "keep one pre-started process for the next new conversation"),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 
@@ -147,6 +153,9 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     ping_interval_s: int = 15
     parked_timeout_ms: int = 1_800_000
+    pool_size: int = 4
+    pool_idle_s: int = 600
+    spare_process: bool = True
     # Where each value came from ("default", "file:PATH:LINE", "env:NAME", "flag:--x").
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     config_file: str | None = field(default=None, compare=False)

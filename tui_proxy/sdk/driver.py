@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from claude_agent_sdk import (
     AssistantMessage, RateLimitEvent, ResultMessage, StreamEvent, SystemMessage, TextBlock,
@@ -34,6 +34,9 @@ from .failures import FailureFacts, classify_api_error, classify_exception
 from .live_run import LiveRun
 from .observe import ToolObserver, summarize
 from .options import build_options
+
+if TYPE_CHECKING:
+    from ..pool import WarmPool
 
 DONE, PARKED = "done", "parked"
 
@@ -58,6 +61,25 @@ def tool_results_of(request: MessagesRequest) -> dict[str, dict[str, Any]]:
     """tool_use_id -> tool_result block, from the request's last user message."""
     last = request.messages[-1]
     return {b["tool_use_id"]: b for b in blocks_of(last) if b.get("type") == "tool_result"}
+
+
+def new_live_run(settings: Settings, request: MessagesRequest, mode: str,
+                 cli_path: str | None, resume: str | None, flow_id: int,
+                 publish: Callable[[Event], None]) -> LiveRun:
+    """A not-yet-connected run with its options, tool bridge and hook observer."""
+    bridge = ToolBridge(request.tools or []) if mode == "passthrough" else None
+    observer = ToolObserver(flow_id, settings.cwd, publish)
+    holder: dict[str, LiveRun] = {}
+    built = build_options(
+        settings, request, mode=mode, cli_path=cli_path,
+        # A parked or warm run's stderr belongs to whichever flow drives it now.
+        stderr=lambda line: holder["live"].stderr_sink(line),
+        hooks=observer.hooks() if mode == "agent" else None, resume=resume,
+        client_tools=bridge.config() if bridge else None)
+    live = LiveRun(built, bridge, observer)
+    live.stderr_sink = lambda line: None
+    holder["live"] = live
+    return live
 
 
 class _Timeouts:
@@ -89,7 +111,8 @@ class FlowDriver:
     def __init__(self, flow: Flow, request: MessagesRequest, settings: Settings,
                  cli_path: str | None, mode: str, publish: Callable[[Event], None],
                  sink: Sink, resume: str | None = None, adopt: LiveRun | None = None,
-                 adopted_from: int | None = None) -> None:
+                 adopted_from: int | None = None, pool: "WarmPool | None" = None,
+                 pool_key: str = "") -> None:
         self.flow = flow
         self.request = request
         self.settings = settings
@@ -106,9 +129,10 @@ class FlowDriver:
             request.model, forward_thinking=request.wants_thinking,
             forward_types=frozenset({"text", "tool_use"} if passthrough else {"text"}),
             tool_name=client_name if passthrough else None)
-        self.observer = ToolObserver(flow.id, settings.cwd, publish,
-                                     on_tool_start=lambda: self._set_state(FlowState.TOOL),
-                                     on_tool_end=lambda: self._set_state(FlowState.STREAMING))
+        self.pool = pool
+        self.pool_key = pool_key
+        self.retain = False  # set on DONE when the process may stay warm for the next turn
+        self.new_conversation_spawned = False
         self.live: LiveRun | None = adopt
         self.adopted_from = adopted_from
         self.reply = MessageAccumulator()  # what the client received, for the conversation map
@@ -155,40 +179,79 @@ class FlowDriver:
             async with asyncio.timeout(timeouts.next_deadline()) as scope:
                 timeouts.scope = scope
                 if self.live is not None:
+                    self._attach(self.live)
                     self._adopt()
                 else:
-                    await self._connect(timeouts)
+                    if not await self._reuse_warm():
+                        await self._connect(timeouts)
                     blocks = build_prompt(self.request.messages,
                                           session_has_history=self.resume is not None)
                     await self._send(blocks)
                 outcome = await self._pump(timeouts)
+                self.retain = (outcome == DONE and self.pool is not None
+                               and not self.live.closed)
         except TimeoutError:
             limit, limit_s = timeouts.which()
             self.publish(TimedOut(self.flow.id, limit, limit_s, self.flow.elapsed_s))
             self.flow.state = FlowState.TIMED_OUT
             raise timed_out(limit, limit_s) from None
         finally:
-            if outcome != PARKED and self.live is not None:
+            if outcome != PARKED and not self.retain and self.live is not None:
                 await self.live.close()
         return outcome
 
-    def _new_live(self, resume: str | None) -> LiveRun:
-        bridge = ToolBridge(self.request.tools or []) if self.mode == "passthrough" else None
-        holder: dict[str, LiveRun] = {}
-        built = build_options(
-            self.settings, self.request, mode=self.mode, cli_path=self.cli_path,
-            # A parked run's stderr belongs to whichever flow drives it now.
-            stderr=lambda line: holder["live"].stderr_sink(line),
-            hooks=self.observer.hooks() if self.mode == "agent" else None, resume=resume,
-            client_tools=bridge.config() if bridge else None)
-        live = LiveRun(built, bridge)
+    def _attach(self, live: LiveRun) -> None:
+        """Point a run (new, warm, spare or parked) at this flow."""
         live.stderr_sink = self._on_stderr
-        holder["live"] = live
-        self.flow.options_summary = built.summary
+        observer = live.observer
+        observer.flow_id = self.flow.id
+        observer.publish = self.publish
+        observer.on_tool_start = lambda: self._set_state(FlowState.TOOL)
+        observer.on_tool_end = lambda: self._set_state(FlowState.STREAMING)
+
+    async def _reuse_warm(self) -> bool:
+        """A warm process of the resumed session, or the spare for a new conversation."""
+        if self.pool is None:
+            return False
+        if self.resume:
+            live = self.pool.take(self.resume, self.pool_key)
+            what = f"warm process of session {self.resume}"
+        else:
+            live = self.pool.take_spare(self.pool_key)
+            what = "the spare pre-started process"
+        if live is None:
+            return False
+        self.flow.state = FlowState.STARTING
+        self.flow.sdk_started_mono = time.monotonic()
+        self.live = live
+        self._attach(live)
+        self.flow.options_summary = live.built.summary
+        try:
+            await live.set_model(self._model())
+        except Exception as exc:
+            raise classify_exception(exc, self._facts_now()) from exc
+        self.flow.resumed = self.resume is not None
+        if self.resume:
+            self.flow.session_id = live.session_id
+            self.sink.session_id = live.session_id
+        self.publish(Note(self.flow.id, "info", f"served by {what} (pid {live.pid}): "
+                                                 "no CLI start-up"))
+        return True
+
+    def _model(self) -> str:
+        from ..wire.models import resolve_model
+        return resolve_model(self.request.model, self.settings.model_aliases)
+
+    def _new_live(self, resume: str | None) -> LiveRun:
+        live = new_live_run(self.settings, self.request, self.mode, self.cli_path, resume,
+                            self.flow.id, self.publish)
+        self._attach(live)
+        self.flow.options_summary = live.built.summary
         return live
 
     async def _spawn(self, resume: str | None) -> None:
         self.live = self._new_live(resume)
+        self.new_conversation_spawned = resume is None
         started = time.monotonic()
         await self.live.connect()
         self.publish(SdkSpawned(self.flow.id, self.cli_path or "(SDK lookup)", self.live.pid,
@@ -400,7 +463,7 @@ class FlowDriver:
         assert self.live is not None
         for block in message.content:
             if isinstance(block, ToolResultBlock) and block.is_error \
-                    and not self.observer.reported(block.tool_use_id):
+                    and not self.live.observer.reported(block.tool_use_id):
                 self.publish(ToolResult(self.flow.id, block.tool_use_id,
                                         self.live.tool_names.get(block.tool_use_id, "?"),
                                         "denied", summarize(block.content or "")))

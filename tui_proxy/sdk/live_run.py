@@ -16,6 +16,7 @@ from claude_agent_sdk import ClaudeSDKClient, ResultMessage
 
 from .client_tools import ToolBridge
 from .failures import FailureFacts
+from .observe import ToolObserver
 from .options import BuiltOptions
 from .transport import FastCloseTransport
 
@@ -23,9 +24,12 @@ CLOSE_BUDGET_S = 3.0
 
 
 class LiveRun:
-    def __init__(self, built: BuiltOptions, bridge: ToolBridge | None) -> None:
+    def __init__(self, built: BuiltOptions, bridge: ToolBridge | None,
+                 observer: ToolObserver) -> None:
         self.built = built
         self.bridge = bridge
+        self.observer = observer  # hooks call it; re-pointed at whichever flow drives the run
+        self.model = built.options.model
         self.transport = FastCloseTransport(prompt=_empty(), options=built.options)
         self.client = ClaudeSDKClient(built.options, transport=self.transport)
         self.messages: AsyncIterator[Any] | None = None
@@ -44,7 +48,15 @@ class LiveRun:
     async def connect(self) -> None:
         await self.client.connect()
 
+    async def set_model(self, model: str | None) -> None:
+        if model and model != self.model:
+            await self.client.set_model(model)
+            self.model = model
+
     async def send(self, blocks: list[dict[str, Any]]) -> None:
+        self.result = None  # a warm process runs many turns: state is per turn
+        self.facts = FailureFacts()
+        self.waiting_on = []
         await self.client.query(_one_frame(blocks))
         self.messages = self.client.receive_response()
 

@@ -45,6 +45,7 @@ class ToolObserver:
     def __init__(self, flow_id: int, cwd: str, publish: Callable[[Event], None],
                  on_tool_start: Callable[[], None] | None = None,
                  on_tool_end: Callable[[], None] | None = None) -> None:
+        # flow_id and the callbacks are reassigned when a warm run serves a new flow.
         self.flow_id = flow_id
         self.cwd = cwd
         self.publish = publish
