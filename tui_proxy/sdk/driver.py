@@ -231,6 +231,7 @@ class FlowDriver:
         except Exception as exc:
             raise classify_exception(exc, self._facts_now()) from exc
         self.flow.resumed = self.resume is not None
+        self.new_conversation_spawned = not self.resume  # the spare is used up: make another
         if self.resume:
             self.flow.session_id = live.session_id
             self.sink.session_id = live.session_id

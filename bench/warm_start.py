@@ -1,0 +1,95 @@
+"""Time to first token: cold vs spare vs warm vs resumed-cold, through the proxy.
+
+The fake CLI simulates the real CLI's start-up with FAKE_CLAUDE_STARTUP_DELAY (default
+0.7 s, the real CLI's measured cold start). Four cases, median of --runs each:
+  new conversation, cold        (no pool, no spare: spawn + initialize)
+  new conversation, spare       (a pre-started process is waiting)
+  follow-up turn, warm          (the session's process stayed connected)
+  follow-up turn, resumed cold  (the seed's way: spawn with --resume)
+
+    python bench/warm_start.py [--runs 7] [--startup 0.7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anthropic
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+FAKE = ROOT / "tests" / "fake_cli" / "fake_claude"
+
+from tui_proxy.engine import Engine  # noqa: E402
+from tui_proxy.server import ProxyServer  # noqa: E402
+from tui_proxy.settings import Settings  # noqa: E402
+
+MODEL = "claude-sonnet-5-5"
+
+
+async def ttft(client, messages) -> tuple[float, list]:
+    started = time.perf_counter()
+    first = None
+    async with client.messages.stream(model=MODEL, max_tokens=50, messages=messages) as stream:
+        async for event in stream:
+            if first is None and event.type == "content_block_delta":
+                first = time.perf_counter() - started
+        message = await stream.get_final_message()
+    return first, message.content
+
+
+async def measure(runs: int, **settings) -> dict[str, list[float]]:
+    cwd = tempfile.mkdtemp(prefix="bench-warm-")
+    engine = Engine(Settings(port=0, cwd=cwd, cli_path=str(FAKE), **settings))
+    server = ProxyServer(engine)
+    await server.start()
+    client = anthropic.AsyncAnthropic(base_url=server.url, api_key="x", max_retries=0)
+    new, follow = [], []
+    try:
+        for i in range(runs):
+            if settings.get("spare_process"):
+                for _ in range(300):  # measure the spare case only with a spare waiting
+                    if engine.pool._spare is not None:
+                        break
+                    await asyncio.sleep(0.01)
+            messages = [{"role": "user", "content": f"conversation {i} begins"}]
+            t, content = await ttft(client, messages)
+            new.append(t)
+            messages += [{"role": "assistant", "content": content},
+                         {"role": "user", "content": "and continues"}]
+            t, _ = await ttft(client, messages)
+            follow.append(t)
+    finally:
+        await server.stop()
+    return {"new": new, "follow": follow}
+
+
+def fmt(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:7.1f} ms  (min {min(values) * 1000:.1f}," \
+           f" max {max(values) * 1000:.1f})"
+
+
+async def main(runs: int, startup: float) -> None:
+    os.environ["FAKE_CLAUDE_STARTUP_DELAY"] = str(startup)
+    cold = await measure(runs, pool_size=0, spare_process=False)
+    warm = await measure(runs, pool_size=4, spare_process=True)
+    print(f"fake CLI with simulated start-up {startup:.2f} s, {runs} runs each")
+    print(f"new conversation, cold        : {fmt(cold['new'])}")
+    print(f"new conversation, spare       : {fmt(warm['new'][1:])}")
+    print(f"follow-up turn, warm          : {fmt(warm['follow'])}")
+    print(f"follow-up turn, resumed cold  : {fmt(cold['follow'])}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--startup", type=float, default=0.7)
+    args = parser.parse_args()
+    asyncio.run(main(args.runs, args.startup))
