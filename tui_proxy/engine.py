@@ -140,7 +140,10 @@ class Engine:
         error: ProxyError | None = None
         acquired = False
         claimed = None
-        root = f"{flow.mode}|{self.settings.cwd}"
+        # A client's own conversation or user id (metadata.user_id) keeps look-alike
+        # conversations apart even while their histories are identical.
+        user_id = (request.metadata or {}).get("user_id")
+        root = f"{flow.mode}|{self.settings.cwd}|{user_id or ''}"
         try:
             if self.shutting_down:
                 raise ProxyError("overloaded_error", "The proxy is shutting down.",
