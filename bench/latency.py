@@ -23,6 +23,7 @@ from claude_agent_sdk import ClaudeSDKClient, StreamEvent
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 FAKE = ROOT / "tests" / "fake_cli" / "fake_claude"
+TMP = tempfile.TemporaryDirectory(prefix="bench-")  # removed at exit
 
 from tui_proxy.engine import Engine  # noqa: E402
 from tui_proxy.sdk.options import build_options  # noqa: E402
@@ -78,7 +79,7 @@ async def _frame():
 
 
 async def main(runs: int) -> None:
-    cwd = tempfile.mkdtemp(prefix="bench-latency-")
+    cwd = TMP.name
     settings = Settings(port=0, cwd=cwd, cli_path=str(FAKE))
     engine = Engine(settings)
     server = ProxyServer(engine)

@@ -26,6 +26,7 @@ import anthropic
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 FAKE = ROOT / "tests" / "fake_cli" / "fake_claude"
+TMP = tempfile.TemporaryDirectory(prefix="bench-")  # removed at exit
 
 from tui_proxy.engine import Engine  # noqa: E402
 from tui_proxy.server import ProxyServer  # noqa: E402
@@ -46,7 +47,7 @@ async def ttft(client, messages) -> tuple[float, list]:
 
 
 async def measure(runs: int, **settings) -> dict[str, list[float]]:
-    cwd = tempfile.mkdtemp(prefix="bench-warm-")
+    cwd = TMP.name
     engine = Engine(Settings(port=0, cwd=cwd, cli_path=str(FAKE), **settings))
     server = ProxyServer(engine)
     await server.start()

@@ -1,6 +1,7 @@
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -64,6 +65,7 @@ def no_cli_left_behind():
         time.sleep(0.05)
     alive = live_fake_pids()
     SESSION_LOG.unlink(missing_ok=True)
+    shutil.rmtree(os.environ["FAKE_CLAUDE_STATE_DIR"], ignore_errors=True)
     assert not alive, f"fake CLI processes outlived the test run: {alive}"
 
 
