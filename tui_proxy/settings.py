@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto")
 MODES = ("auto", "chat", "agent", "passthrough")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class SettingsError(ValueError):
@@ -68,6 +69,17 @@ def _parse_str(raw: Any) -> str:
 def _parse_optional_str(raw: Any) -> str | None:
     value = _parse_str(raw).strip()
     return value or None
+
+
+def _parse_list(raw: Any) -> tuple[str, ...]:
+    """A TOML array of strings, or ``a,b,c`` in env."""
+    if isinstance(raw, (list, tuple)):
+        items = [str(x) for x in raw]
+    elif isinstance(raw, str):
+        items = raw.split(",")
+    else:
+        raise ValueError(f"expected a list of strings, got {raw!r}")
+    return tuple(x.strip() for x in items if x.strip())
 
 
 def _parse_aliases(raw: Any) -> dict[str, str]:
@@ -132,6 +144,22 @@ FIELDS: tuple[Field, ...] = (
           "seconds a warm process may idle before it is ended"),
     Field("spare_process", "CLAUDE_PROXY_SPARE_PROCESS", _parse_bool,
           "keep one pre-started process for the next new conversation"),
+    Field("api_key", "CLAUDE_PROXY_API_KEY", _parse_optional_str,
+          "key clients must send (x-api-key or Bearer); required to bind beyond loopback"),
+    Field("allowed_origins", "CLAUDE_PROXY_ALLOWED_ORIGINS", _parse_list,
+          "browser Origins allowed to call the proxy (default: none)"),
+    Field("max_messages", "CLAUDE_PROXY_MAX_MESSAGES", _parse_int(1),
+          "most messages accepted in one request"),
+    Field("upload_timeout_s", "CLAUDE_PROXY_UPLOAD_TIMEOUT_S", _parse_int(1, 3600),
+          "seconds a client may take to send its request body"),
+    Field("drain_s", "CLAUDE_PROXY_DRAIN_S", _parse_int(0, 3600),
+          "on shutdown, seconds in-flight flows may finish before they are cancelled"),
+    Field("journal_dir", "CLAUDE_PROXY_JOURNAL_DIR", _parse_optional_str,
+          "folder of the JSONL journal (default: the platform's state directory)"),
+    Field("journal_max_mb", "CLAUDE_PROXY_JOURNAL_MAX_MB", _parse_int(0),
+          "size cap of the journal in MiB before the oldest files go (0: journal off)"),
+    Field("log_level", "CLAUDE_PROXY_LOG_LEVEL", _parse_choice(LOG_LEVELS),
+          "level of the proxy's own log lines"),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 
@@ -156,6 +184,14 @@ class Settings:
     pool_size: int = 4
     pool_idle_s: int = 600
     spare_process: bool = True
+    api_key: str | None = field(default=None, repr=False)
+    allowed_origins: tuple[str, ...] = ()
+    max_messages: int = 10_000
+    upload_timeout_s: int = 60
+    drain_s: int = 10
+    journal_dir: str | None = None
+    journal_max_mb: int = 256
+    log_level: str = "info"
     # Where each value came from ("default", "file:PATH:LINE", "env:NAME", "flag:--x").
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     config_file: str | None = field(default=None, compare=False)
