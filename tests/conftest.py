@@ -19,6 +19,8 @@ SESSION_LOG = Path(os.environ.get("TMPDIR", "/tmp")) / f"fake-claude-{os.getpid(
 os.environ["FAKE_CLAUDE_LOG"] = str(SESSION_LOG)
 # The fake's session store: inside the run's temp dir, not the user's ~/.claude.
 os.environ.setdefault("FAKE_CLAUDE_STATE_DIR", tempfile.mkdtemp(prefix="fake-claude-sessions-"))
+# Transcripts the proxy seeds (and the CLI reads) go to a temp config dir, not ~/.claude.
+os.environ.setdefault("CLAUDE_CONFIG_DIR", tempfile.mkdtemp(prefix="fake-claude-config-"))
 
 from tui_proxy.bus import EventBus  # noqa: E402
 from tui_proxy.engine import Engine  # noqa: E402
@@ -66,6 +68,7 @@ def no_cli_left_behind():
     alive = live_fake_pids()
     SESSION_LOG.unlink(missing_ok=True)
     shutil.rmtree(os.environ["FAKE_CLAUDE_STATE_DIR"], ignore_errors=True)
+    shutil.rmtree(os.environ["CLAUDE_CONFIG_DIR"], ignore_errors=True)
     assert not alive, f"fake CLI processes outlived the test run: {alive}"
 
 

@@ -72,11 +72,28 @@ async def test_identical_replay_is_not_a_continuation(proxy, anthropic_client):
     assert s2 == session and second.content[0].text == "History: hello"
     mark = len(read_log())
     retry, s3 = await turn(anthropic_client, messages)  # the client retries the same request
-    assert resumed_id(starts_since(mark)[0]) is None, "a retry must not extend the session"
-    assert s3 != session
-    # the rebuilt session saw the history as a record, not as its own earlier turns
+    seeded = resumed_id(starts_since(mark)[0])
+    assert seeded != session and s3 != session, "a retry must not extend the session"
+    # the new session was seeded with the exact earlier turns as a transcript it resumed
+    loaded = [e for e in read_log()[mark:] if e.get("event") == "transcript_resumed"]
+    assert [m["role"] for m in loaded[0]["messages"]] == ["user", "assistant"]
+    assert loaded[0]["session"] == seeded == s3
+    assert json.dumps(user_frames_since(mark)[0]["message"]["content"]) == json.dumps(
+        [{"type": "text", "text": "FAKE:recall second"}]), "only the new turn is sent"
+    assert retry.content[0].text == "History: hello"
+
+
+async def test_without_seeding_the_history_travels_as_a_record(start_proxy):
+    import anthropic
+    proxy = await start_proxy(pool_size=0, seed_history=False)
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0)
+    mark = len(read_log())
+    reply = await client.messages.create(model=MODEL, max_tokens=50, messages=[
+        {"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi there"},
+        {"role": "user", "content": "FAKE:recall"}])
+    assert resumed_id(starts_since(mark)[0]) is None
     assert "conversation_history" in json.dumps(user_frames_since(mark)[0])
-    assert retry.content[0].text == "History: (empty)"
+    assert reply.content[0].text == "History: (empty)"
 
 
 async def test_edited_history_starts_fresh(proxy, anthropic_client):
@@ -87,10 +104,11 @@ async def test_edited_history_starts_fresh(proxy, anthropic_client):
     second, _ = await turn(anthropic_client, messages)
     edited = [{"role": "user", "content": "one (edited)"},
               {"role": "assistant", "content": first.content},
-              {"role": "user", "content": "two"}]
+              {"role": "user", "content": "FAKE:recall two"}]
     mark = len(read_log())
-    _, s3 = await turn(anthropic_client, edited)
-    assert resumed_id(starts_since(mark)[0]) is None and s3 != session
+    reply, s3 = await turn(anthropic_client, edited)
+    assert resumed_id(starts_since(mark)[0]) != session and s3 != session
+    assert reply.content[0].text == "History: one (edited)", "the edit, not the original"
 
 
 async def test_two_conversations_with_the_same_first_message_never_cross(

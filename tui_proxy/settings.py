@@ -144,6 +144,8 @@ FIELDS: tuple[Field, ...] = (
           "seconds a warm process may idle before it is ended"),
     Field("spare_process", "CLAUDE_PROXY_SPARE_PROCESS", _parse_bool,
           "keep one pre-started process for the next new conversation"),
+    Field("seed_history", "CLAUDE_PROXY_SEED_HISTORY", _parse_bool,
+          "give a fresh CLI a client's earlier turns as a resumable transcript (exact history)"),
     Field("api_key", "CLAUDE_PROXY_API_KEY", _parse_optional_str,
           "key clients must send (x-api-key or Bearer); required to bind beyond loopback"),
     Field("allowed_origins", "CLAUDE_PROXY_ALLOWED_ORIGINS", _parse_list,
@@ -184,6 +186,7 @@ class Settings:
     pool_size: int = 4
     pool_idle_s: int = 600
     spare_process: bool = True
+    seed_history: bool = True
     api_key: str | None = field(default=None, repr=False)
     allowed_origins: tuple[str, ...] = ()
     max_messages: int = 10_000
@@ -209,9 +212,34 @@ def default_config_path() -> Path:
     return Path(user_config_dir("claude-proxy-tui")) / "config.toml"
 
 
-def _line_of(text: str, key: str) -> int | None:
-    match = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=", text, re.MULTILINE)
+def _line_of(text: str, key: str, start: int = 0) -> int | None:
+    """Line of ``key = …``, ``key.sub = …`` or a ``[key]`` table header."""
+    k = re.escape(key)
+    match = re.compile(rf"^[ \t]*(?:{k}[ \t]*[=.]|\[[ \t]*{k}[ \t]*[\].])",
+                       re.MULTILINE).search(text, start)
     return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _sub_line(text: str, key: str, sub: str) -> int | None:
+    """Line of ``sub = …`` inside the ``[key]`` table (or ``key.sub = …``)."""
+    header = re.search(rf"^[ \t]*\[[ \t]*{re.escape(key)}[ \t]*\]", text, re.MULTILINE)
+    if header:
+        line = _line_of(text, sub, header.end())
+        if line:
+            return line
+    return _line_of(text, key)
+
+
+def _check_table(path: Path, text: str, key: str, value: Any) -> None:
+    """A table setting (model_aliases) holds strings only; name the entry's own line."""
+    for sub, item in value.items():
+        if isinstance(item, str):
+            continue
+        line = _sub_line(text, key, sub)
+        where = f"file:{path}:{line}" if line else f"file:{path}"
+        hint = (f" (keys after the [{key}] header belong to that table: move {sub!r} above it)"
+                if sub in FIELD_BY_NAME else "")
+        raise SettingsError(f"{where}: {key}.{sub}: expected a string, got {item!r}{hint}")
 
 
 def _read_file(path: Path) -> dict[str, tuple[Any, str]]:
@@ -229,6 +257,8 @@ def _read_file(path: Path) -> dict[str, tuple[Any, str]]:
         where = f"file:{path}:{line}" if line else f"file:{path}"
         if key not in FIELD_BY_NAME:
             raise SettingsError(f"{where}: unknown setting {key!r}")
+        if isinstance(value, dict) and key == "model_aliases":
+            _check_table(path, text, key, value)
         out[key] = (value, where)
     return out
 

@@ -29,11 +29,12 @@ from ..wire.errors import ClientGone, ProxyError, timed_out
 from ..wire.history import blocks_of, build_prompt
 from ..wire.request import MessagesRequest
 from ..wire.stream import MessageAccumulator, StreamTranslator
-from .client_tools import ToolBridge, client_name
+from .client_tools import PREFIX, ToolBridge, client_name
 from .failures import FailureFacts, classify_api_error, classify_exception
 from .live_run import LiveRun
 from .observe import ToolObserver, summarize
 from .options import build_options
+from .seed import write_seed
 
 if TYPE_CHECKING:
     from ..pool import WarmPool
@@ -137,6 +138,7 @@ class FlowDriver:
         self.adopted_from = adopted_from
         self.reply = MessageAccumulator()  # what the client received, for the conversation map
         self._call_tool_uses: list[dict[str, Any]] = []  # client tool_use blocks of this call
+        self.seeded: tuple[str, int] | None = None  # (session id, messages it holds)
 
     async def _emit(self, events: list[dict[str, Any]]) -> None:
         for event in events:
@@ -182,11 +184,11 @@ class FlowDriver:
                     self._attach(self.live)
                     self._adopt()
                 else:
+                    if not self.resume:
+                        self._seed_history()
                     if not await self._reuse_warm():
                         await self._connect(timeouts)
-                    blocks = build_prompt(self.request.messages,
-                                          session_has_history=self.resume is not None)
-                    await self._send(blocks)
+                    await self._send(self._prompt_blocks())
                 outcome = await self._pump(timeouts)
                 self.retain = (outcome == DONE and self.pool is not None
                                and not self.live.closed)
@@ -199,6 +201,45 @@ class FlowDriver:
             if outcome != PARKED and not self.retain and self.live is not None:
                 await self.live.close()
         return outcome
+
+    def _seed_history(self) -> None:
+        """Give a fresh CLI the earlier turns as a real transcript it resumes (see seed.py).
+
+        The seed ends at the last assistant message that has no pending tool call, so the
+        API never sees a tool_use without its result; a tool loop after it travels in the
+        prompt as a tagged record, as without seeding.
+        """
+        messages = self.request.messages
+        if not self.settings.seed_history:
+            return
+        cut = len(messages)
+        while cut > 0 and not (messages[cut - 1]["role"] == "assistant" and not any(
+                b.get("type") == "tool_use" for b in blocks_of(messages[cut - 1]))):
+            cut -= 1
+        if cut == 0:
+            return
+        tools = self.mode == "passthrough"
+        try:
+            session_id, path = write_seed(
+                messages[:cut], cwd=self.settings.cwd, model=self._model() or "claude",
+                version="claude-proxy-tui", tools=tools,
+                rename=(lambda name: PREFIX + name) if tools else (lambda name: name))
+        except OSError as exc:
+            self.publish(Note(self.flow.id, "warning",
+                              f"could not seed the session's history ({exc}); sending it as "
+                              "a record in the new turn"))
+            return
+        self.seeded = (session_id, cut)
+        self.resume = session_id
+        self.publish(Note(self.flow.id, "info",
+                          f"seeded session {session_id} with {cut} earlier message(s) as a "
+                          f"transcript ({path})"))
+
+    def _prompt_blocks(self) -> list[dict[str, Any]]:
+        messages = self.request.messages
+        if self.seeded and self.resume == self.seeded[0]:
+            return build_prompt(messages[self.seeded[1]:], session_has_history=False)
+        return build_prompt(messages, session_has_history=self.resume is not None)
 
     def _attach(self, live: LiveRun) -> None:
         """Point a run (new, warm, spare or parked) at this flow."""

@@ -1,0 +1,143 @@
+"""Seed an SDK session with a client's exact history, so a fresh CLI can resume it.
+
+When a request carries earlier turns that no live or known session holds (the proxy
+restarted, the conversation map forgot it, the client came from elsewhere), the CLI can
+still get the real structure: we write a transcript in the CLI's own JSONL format under
+its projects folder and start the CLI with ``--resume`` on it. The CLI then sends the
+earlier turns upstream as real messages, tool_use/tool_result blocks and images included,
+instead of a text record inside one user turn.
+
+Limits the API imposes, handled here:
+* tool_use/tool_result blocks are only valid when the request defines tools; without
+  tools (chat mode) they are kept as tagged text, as in ``wire.history``;
+* earlier thinking blocks are dropped (their signatures belong to the original call);
+* tool names are renamed to the names the CLI exposes (``mcp__client__<name>``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import unicodedata
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from ..wire.history import _Builder, blocks_of
+
+_SANITIZE = re.compile(r"[^a-zA-Z0-9]")
+_MAX_SANITIZED = 200
+
+
+def config_home(env: dict[str, str] | None = None) -> Path:
+    """The CLI's config folder: ``CLAUDE_CONFIG_DIR`` (as given to the CLI) or ~/.claude."""
+    override = (env or {}).get("CLAUDE_CONFIG_DIR") or os.environ.get("CLAUDE_CONFIG_DIR")
+    base = override or str(Path.home() / ".claude")
+    return Path(unicodedata.normalize("NFC", base))
+
+
+def project_dir(cwd: str, env: dict[str, str] | None = None) -> Path:
+    """Where the CLI keeps the transcripts of runs in ``cwd``."""
+    real = unicodedata.normalize("NFC", os.path.realpath(cwd))
+    name = _SANITIZE.sub("-", real)
+    if len(name) > _MAX_SANITIZED:
+        try:  # long paths get the CLI's own hash suffix; the SDK carries a port of it
+            from claude_agent_sdk._internal.sessions import _sanitize_path
+            name = _sanitize_path(real)
+        except ImportError:
+            name = name[:_MAX_SANITIZED]
+    return config_home(env) / "projects" / name
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
+
+
+def convert_blocks(message: dict[str, Any], *, tools: bool,
+                   rename: Callable[[str], str]) -> list[dict[str, Any]]:
+    """One message's blocks as the transcript should hold them."""
+    out: list[dict[str, Any]] = []
+    text = _Builder()  # collects blocks the API would refuse, as tagged text
+
+    def flush_text() -> None:
+        out.extend(text.blocks)
+        text.blocks = []
+
+    for block in blocks_of(message):
+        kind = block.get("type")
+        if kind in ("thinking", "redacted_thinking"):
+            continue
+        if kind in ("tool_use", "tool_result") and not tools:
+            text.block(block)
+            continue
+        if kind == "text":
+            if block.get("text"):
+                text.text(block["text"])
+            continue
+        flush_text()
+        if kind == "tool_use":
+            out.append({"type": "tool_use", "id": block["id"], "name": rename(block["name"]),
+                        "input": block.get("input") or {}})
+        elif kind == "tool_result":
+            kept = {"type": "tool_result", "tool_use_id": block["tool_use_id"],
+                    "content": block.get("content") if block.get("content") is not None else ""}
+            if block.get("is_error"):
+                kept["is_error"] = True
+            out.append(kept)
+        elif kind in ("image", "document"):
+            out.append({k: block[k] for k in ("type", "source", "title", "context")
+                        if k in block})
+        else:
+            text.block(block)
+    flush_text()
+    return out or [{"type": "text", "text": "(empty message)"}]
+
+
+def transcript_lines(messages: list[dict[str, Any]], *, session_id: str, cwd: str,
+                     model: str, version: str, tools: bool,
+                     rename: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Transcript entries (user/assistant, chained by parentUuid) for ``messages``."""
+    lines: list[dict[str, Any]] = []
+    parent: str | None = None
+    start = time.time() - len(messages)  # strictly increasing timestamps, the last is now
+    for i, message in enumerate(messages):
+        entry_id = str(uuid.uuid4())
+        entry: dict[str, Any] = {
+            "parentUuid": parent, "isSidechain": False, "userType": "external",
+            "cwd": cwd, "sessionId": session_id, "version": version,
+            "type": message["role"], "uuid": entry_id, "timestamp": _iso(start + i),
+        }
+        content = convert_blocks(message, tools=tools, rename=rename)
+        if message["role"] == "assistant":
+            uses = any(b["type"] == "tool_use" for b in content)
+            entry["message"] = {
+                "id": f"msg_seed_{uuid.uuid4().hex[:24]}", "type": "message",
+                "role": "assistant", "model": model, "content": content,
+                "stop_reason": "tool_use" if uses else "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": 0, "output_tokens": 0},
+            }
+        else:
+            entry["message"] = {"role": "user", "content": content}
+        lines.append(entry)
+        parent = entry_id
+    return lines
+
+
+def write_seed(messages: list[dict[str, Any]], *, cwd: str, model: str, version: str,
+               tools: bool, rename: Callable[[str], str],
+               env: dict[str, str] | None = None) -> tuple[str, Path]:
+    """Write a transcript of ``messages`` the CLI can ``--resume``; returns (id, path)."""
+    session_id = str(uuid.uuid4())
+    folder = project_dir(cwd, env)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{session_id}.jsonl"
+    entries = transcript_lines(messages, session_id=session_id, cwd=cwd, model=model,
+                               version=version, tools=tools, rename=rename)
+    tmp = path.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for entry in entries:
+            f.write(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n")
+    os.replace(tmp, path)
+    return session_id, path
