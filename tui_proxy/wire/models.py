@@ -5,14 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-# (id, display name, created_at) — the Claude models the Claude Code CLI serves.
+# (id, display name, created_at): the models the bundled Claude Code CLI (2.1.330) names,
+# newest families first. Dated ids carry their real release date; for the others the
+# proxy does not know it and says 1970-01-01 rather than invent one.
+_UNDATED = "1970-01-01T00:00:00Z"
 KNOWN_MODELS: tuple[tuple[str, str, str], ...] = (
-    ("claude-opus-4-5", "Claude Opus 4.5", "2025-11-24T00:00:00Z"),
-    ("claude-sonnet-4-5", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
-    ("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-15T00:00:00Z"),
-    ("claude-opus-4-1", "Claude Opus 4.1", "2025-08-05T00:00:00Z"),
-    ("claude-sonnet-4-0", "Claude Sonnet 4", "2025-05-22T00:00:00Z"),
-    ("claude-opus-4-0", "Claude Opus 4", "2025-05-22T00:00:00Z"),
+    ("claude-opus-5-5", "Claude Opus 5.5", _UNDATED),
+    ("claude-sonnet-5-5", "Claude Sonnet 5.5", _UNDATED),
+    ("claude-haiku-5-5", "Claude Haiku 5.5", _UNDATED),
+    ("claude-fable-5-2", "Claude Fable 5.2", _UNDATED),
+    ("claude-mythos-5-2", "Claude Mythos 5.2", _UNDATED),
+    ("claude-opus-5", "Claude Opus 5", _UNDATED),
+    ("claude-sonnet-5", "Claude Sonnet 5", _UNDATED),
+    ("claude-opus-4-8", "Claude Opus 4.8", _UNDATED),
+    ("claude-opus-4-7", "Claude Opus 4.7", _UNDATED),
+    ("claude-sonnet-4-6", "Claude Sonnet 4.6", _UNDATED),
+    ("claude-opus-4-6", "Claude Opus 4.6", _UNDATED),
+    ("claude-opus-4-5", "Claude Opus 4.5", "2025-11-01T00:00:00Z"),
+    ("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-01T00:00:00Z"),
 )
 
 
@@ -25,7 +35,7 @@ def list_models(aliases: dict[str, str]) -> list[dict[str, Any]]:
     known_ids = {e["id"] for e in entries}
     for alias, target in sorted(aliases.items()):
         if alias not in known_ids:
-            entries.append(_entry(alias, f"{alias} (alias of {target})", "2025-01-01T00:00:00Z"))
+            entries.append(_entry(alias, f"{alias} (alias of {target})", _UNDATED))
     return entries
 
 
@@ -42,7 +52,7 @@ def find_model(model_id: str, aliases: dict[str, str]) -> dict[str, Any] | None:
             return entry
     if model_id.startswith("claude-"):
         # Passed through as given: the CLI decides whether it exists.
-        return _entry(model_id, model_id, "2025-01-01T00:00:00Z")
+        return _entry(model_id, model_id, _UNDATED)
     return None
 
 
