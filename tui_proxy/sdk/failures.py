@@ -10,9 +10,11 @@ text, and gets its own error so clients never retry it.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from claude_agent_sdk import CLIConnectionError, CLINotFoundError, ProcessError
 
@@ -44,6 +46,40 @@ def _retry_after(resets_at: float | None) -> dict[str, str]:
     return {"retry-after": str(seconds)}
 
 
+LIMIT_NAMES = {"five_hour": "five-hour", "seven_day": "weekly", "seven_day_opus": "weekly Opus",
+               "seven_day_sonnet": "weekly Sonnet", "overage": "extra-usage"}
+
+
+def limit_name(limit_type: str | None) -> str:
+    return LIMIT_NAMES.get(limit_type or "", limit_type or "usage")
+
+
+def describe_reset(resets_at: float | None, now: float | None = None) -> str:
+    """``resets 2025-11-24 15:00 UTC, in 59 min`` (empty when unknown)."""
+    if not resets_at:
+        return ""
+    now = time.time() if now is None else now
+    when = datetime.fromtimestamp(resets_at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    left = max(0, int(resets_at - now))
+    hours, minutes = divmod((left + 59) // 60, 60)
+    span = f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    return f"resets {when}, in {span}"
+
+
+def anthropic_message(text: str) -> str:
+    """The ``error.message`` of an ``API Error: 400 {json}`` text, else the text itself."""
+    start = text.find("{")
+    if start >= 0:
+        try:
+            data = json.loads(text[start:])
+            message = data.get("error", {}).get("message") or data.get("message")
+            if isinstance(message, str) and message:
+                return message
+        except (ValueError, AttributeError):
+            pass
+    return text
+
+
 def _with_stderr(message: str, tail: str) -> str:
     return f"{message}\nCLI stderr (last lines):\n{tail}" if tail else message
 
@@ -54,23 +90,33 @@ def classify_api_error(facts: FailureFacts) -> ProxyError:
     status = facts.api_error_status
     text = (facts.error_text or "").strip() or "Claude returned an error"
     if kind == "rate_limit" or status == 429:
-        limit = f" ({facts.rate_limit_type} limit)" if facts.rate_limit_type else ""
-        return ProxyError("rate_limit_error", f"Rate limited{limit}: {text}",
-                          error_class="rate_limit",
+        if facts.rate_limit_type:
+            # A subscription's unified limit (a RateLimitEvent said which one), not a
+            # per-minute API limit: name the window and when it resets.
+            reset = describe_reset(facts.rate_limit_resets_at)
+            detail = f"{limit_name(facts.rate_limit_type)} limit" + (f", {reset}" if reset else "")
+            return ProxyError("rate_limit_error",
+                              f"Rate limited: Claude plan usage limit reached ({detail}): {text}",
+                              error_class="plan_limit",
+                              headers=_retry_after(facts.rate_limit_resets_at))
+        return ProxyError("rate_limit_error", f"Rate limited: {text}", error_class="rate_limit",
                           headers=_retry_after(facts.rate_limit_resets_at))
     if kind in ("authentication_failed", "cloud_credential_error") or status == 401:
         return ProxyError("authentication_error",
                           f"{text} — the Claude Code CLI is not authenticated: run `claude login` "
                           "(or `claude setup-token`) as the user who runs the proxy.",
                           error_class="auth")
-    if kind == "billing_error":
-        return ProxyError("billing_error", f"Billing refusal (not retried): {text}",
-                          error_class="billing", headers=NO_RETRY)
-    if EXTRA_USAGE.search(text) and (status in (400, 402, 403) or kind == "invalid_request"):
+    if EXTRA_USAGE.search(text) and (status in (400, 402, 403)
+                                     or kind in ("invalid_request", "billing_error")):
         return ProxyError("billing_error",
                           "Anthropic refused this request as third-party app usage that draws "
-                          f"from extra usage, not your plan (not retried): {text}",
+                          "from extra usage, not your plan (not retried). Anthropic said: "
+                          f"{anthropic_message(text)}",
                           error_class="extra_usage", headers=NO_RETRY)
+    if kind == "billing_error":
+        return ProxyError("billing_error",
+                          f"Billing refusal (not retried): {anthropic_message(text)}",
+                          error_class="billing", headers=NO_RETRY)
     if kind in ("overloaded", "server_error") or status == 529:
         return ProxyError("overloaded_error", f"Claude is overloaded: {text}",
                           error_class="overloaded")
