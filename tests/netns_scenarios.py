@@ -1,0 +1,310 @@
+"""Scenarios for the real Claude Code CLI, run INSIDE a loopback-only network namespace.
+
+``tests/test_real_cli.py`` starts this file with ``unshare -rn sh -c 'ip link set lo up && …'``.
+Each scenario starts the Messages API stub (tests/messages_stub.py), our proxy (Engine +
+ProxyServer) driving the CLI bundled in the SDK wheel, and a real client (the official
+``anthropic`` SDK), then prints one JSON line of findings for the test to assert on.
+Never run it outside such a namespace: the real CLI would try the internet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TESTS = Path(__file__).parent
+sys.path.insert(0, str(TESTS))
+sys.path.insert(0, str(TESTS.parent))
+
+import aiohttp  # noqa: E402
+import anthropic  # noqa: E402
+
+from messages_stub import MessagesStub, Text, ToolUse  # noqa: E402
+from sse_grammar import check_stream  # noqa: E402
+from tui_proxy.bus import EventBus  # noqa: E402
+from tui_proxy.engine import Engine  # noqa: E402
+from tui_proxy.events import SdkSpawned  # noqa: E402
+from tui_proxy.server import ProxyServer  # noqa: E402
+from tui_proxy.settings import Settings  # noqa: E402
+
+MODEL = "claude-sonnet-5-5"
+
+
+def bundled_cli() -> Path:
+    import claude_agent_sdk
+    return Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+
+
+def offline_env(home: Path, stub_url: str) -> None:
+    """The CLI inherits the proxy's environment: make it private and offline."""
+    os.environ.update({
+        "HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+        "XDG_CONFIG_HOME": str(home / ".config"), "ANTHROPIC_BASE_URL": stub_url,
+        "ANTHROPIC_API_KEY": "dummy", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1", "DISABLE_ERROR_REPORTING": "1",
+        # The proxy drops inherited ANTHROPIC_* from the CLI's environment unless they are
+        # configured for the CLI on purpose (a proxy pointed at itself would loop).
+        "CLAUDE_PROXY_CLI_ENV_ANTHROPIC_BASE_URL": stub_url,
+        "CLAUDE_PROXY_CLI_ENV_ANTHROPIC_API_KEY": "dummy",
+    })
+    for name in ("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"):
+        os.environ.pop(name, None)
+
+
+class Harness:
+    def __init__(self, stub: MessagesStub, work: Path, **settings: Any) -> None:
+        self.stub = stub
+        values = dict(host="127.0.0.1", port=0, cwd=str(work), cli_path=str(bundled_cli()),
+                      timeout_ms=60_000, inactivity_ms=45_000, spare_process=False,
+                      journal_dir=str(work / "journal"))
+        values.update(settings)
+        self.bus = EventBus()
+        self.sub = self.bus.subscribe(name="scenario")
+        self.engine = Engine(Settings(**values), self.bus)
+        self.server = ProxyServer(self.engine)
+        self.events: list[Any] = []
+
+    async def __aenter__(self) -> "Harness":
+        await self.server.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.server.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(base_url=self.url, api_key="x", max_retries=0,
+                                        timeout=60)
+
+    def pids(self) -> list[int]:
+        self.events.extend(self.sub.drain())
+        return [e.pid for e in self.events if isinstance(e, SdkSpawned) and e.pid]
+
+
+def alive(pids: list[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        try:  # a zombie is gone for our purposes
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                continue
+        except OSError:
+            continue
+        out.append(pid)
+    return out
+
+
+async def wait_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while alive(pids) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return alive(pids)
+
+
+async def scenario_chat(work: Path) -> dict[str, Any]:
+    stub = MessagesStub([Text("Hello from the stub upstream"), Text("Second answer here"),
+                         Text("Raw stream answer")])
+    await stub.start()
+    offline_env(work / "home", stub.url)
+    out: dict[str, Any] = {}
+    async with Harness(stub, work, pool_size=0) as h:
+        client = h.client()
+        async with client.messages.stream(model=MODEL, max_tokens=100, messages=[
+                {"role": "user", "content": "Say hello"}]) as stream:
+            out["stream_text"] = "".join([t async for t in stream.text_stream])
+            final = await stream.get_final_message()
+        out["stream_stop"] = final.stop_reason
+        out["stream_model"] = final.model
+        made = await client.messages.create(model=MODEL, max_tokens=100, messages=[
+            {"role": "user", "content": "Answer again"}])
+        out["create_text"] = made.content[0].text
+        out["create_usage_out"] = made.usage.output_tokens
+        async with aiohttp.ClientSession() as session:
+            async with session.post(h.url + "/v1/messages", json={
+                    "model": MODEL, "max_tokens": 100, "stream": True,
+                    "messages": [{"role": "user", "content": "raw"}]}) as resp:
+                raw = await resp.read()
+                out["raw_session_header"] = resp.headers.get("X-Claude-Session-ID")
+        checked = check_stream(raw, expect_error=False)
+        out["raw_text"] = checked.text
+        out["raw_stop"] = checked.stop_reason
+        pids = h.pids()
+    await stub.stop()
+    out["upstream_main_requests"] = len(stub.main_bodies())
+    out["upstream_user_texts"] = [_user_texts(b) for b in stub.main_bodies()]
+    out["upstream_paths"] = sorted({r["path"] for r in stub.requests})
+    out["cli_pids"] = pids
+    out["cli_alive_after"] = await wait_gone(pids)
+    return out
+
+
+def _user_texts(body: dict[str, Any]) -> list[str]:
+    texts = []
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+            continue
+        for block in content or []:
+            if block.get("type") == "text" and "<system-reminder>" not in block.get("text", ""):
+                texts.append(block["text"])
+    return texts
+
+
+WEATHER = {"name": "get_weather", "description": "Current weather of a city",
+           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                            "required": ["city"]}}
+
+
+async def scenario_parked(work: Path) -> dict[str, Any]:
+    stub = MessagesStub([ToolUse("get_weather", {"city": "Paris"}),
+                         Text("It is sunny and 21C in Paris.")])
+    await stub.start()
+    offline_env(work / "home", stub.url)
+    out: dict[str, Any] = {}
+    async with Harness(stub, work, pool_size=2) as h:
+        client = h.client()
+        messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+        first = await client.messages.create(model=MODEL, max_tokens=200, tools=[WEATHER],
+                                             messages=messages)
+        uses = [b for b in first.content if b.type == "tool_use"]
+        out["first_stop"] = first.stop_reason
+        out["tool_names"] = [u.name for u in uses]
+        out["tool_inputs"] = [u.input for u in uses]
+        out["parked_states"] = [f.state.value for f in h.engine.flows.all()]
+        messages += [{"role": "assistant", "content": [b.model_dump() for b in first.content]},
+                     {"role": "user", "content": [{"type": "tool_result",
+                                                   "tool_use_id": uses[0].id,
+                                                   "content": "Sunny, 21C"}]}]
+        async with client.messages.stream(model=MODEL, max_tokens=200, tools=[WEATHER],
+                                          messages=messages) as stream:
+            out["final_text"] = "".join([t async for t in stream.text_stream])
+            final = await stream.get_final_message()
+        out["final_stop"] = final.stop_reason
+        pids = h.pids()
+    await stub.stop()
+    bodies = stub.main_bodies()
+    out["upstream_main_requests"] = len(bodies)
+    out["upstream_tools"] = [t.get("name") for t in (bodies[0].get("tools") or [])]
+    results = []
+    for body in bodies:
+        for message in body.get("messages", []):
+            for block in message.get("content") or []:
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    results.append(block)
+    out["upstream_tool_results"] = results
+    out["cli_pids"] = pids
+    out["cli_alive_after"] = await wait_gone(pids)
+    return out
+
+
+async def scenario_seeded(work: Path) -> dict[str, Any]:
+    """A conversation the proxy never saw: its history must reach upstream as real turns."""
+    stub = MessagesStub([Text("Tomorrow looks rainy.")])
+    await stub.start()
+    offline_env(work / "home", stub.url)
+    out: dict[str, Any] = {}
+    async with Harness(stub, work, pool_size=0) as h:
+        reply = await h.client().messages.create(
+            model=MODEL, max_tokens=200, tools=[WEATHER], messages=[
+                {"role": "user", "content": "What is the weather in Paris?"},
+                {"role": "assistant", "content": [
+                    {"type": "text", "text": "Let me check."},
+                    {"type": "tool_use", "id": "toolu_seed1", "name": "get_weather",
+                     "input": {"city": "Paris"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_seed1",
+                                              "content": "Sunny, 21C"}]},
+                {"role": "assistant", "content": "It is sunny and 21C in Paris."},
+                {"role": "user", "content": "And tomorrow?"}])
+        out["reply"] = reply.content[0].text
+        pids = h.pids()
+    await stub.stop()
+    bodies = stub.main_bodies()
+    out["upstream_main_requests"] = len(bodies)
+    if bodies:
+        out["upstream_messages"] = [
+            {"role": m["role"], "blocks": [b.get("type") for b in m["content"]]
+             if isinstance(m["content"], list) else ["text"]}
+            for m in bodies[-1]["messages"]]
+        out["upstream_dump"] = json.dumps(bodies[-1]["messages"])[:20000]
+    out["cli_pids"] = pids
+    out["cli_alive_after"] = await wait_gone(pids)
+    return out
+
+
+async def scenario_warm(work: Path) -> dict[str, Any]:
+    """Time to first token on the real CLI: cold, spare, warm follow-up, resumed cold."""
+    stub = MessagesStub()
+    await stub.start()
+    offline_env(work / "home", stub.url)
+    out: dict[str, Any] = {}
+
+    async def ttft(client: anthropic.AsyncAnthropic, messages: list[dict[str, Any]]
+                   ) -> tuple[float, list[dict[str, Any]]]:
+        started = time.perf_counter()
+        first = None
+        async with client.messages.stream(model=MODEL, max_tokens=50,
+                                          messages=messages) as stream:
+            async for _ in stream.text_stream:
+                if first is None:
+                    first = time.perf_counter() - started
+            final = await stream.get_final_message()
+        return first or 0.0, messages + [{"role": "assistant", "content": final.content[0].text}]
+
+    runs = int(os.environ.get("REALCLI_RUNS", "3"))
+    figures: dict[str, list[float]] = {"cold": [], "spare": [], "warm": [], "resumed": []}
+    for i in range(runs):
+        async with Harness(stub, work, pool_size=4, spare_process=False) as h:
+            t, history = await ttft(h.client(), [{"role": "user", "content": f"cold {i}"}])
+            figures["cold"].append(t)
+            history.append({"role": "user", "content": "and then?"})
+            t, _ = await ttft(h.client(), history)
+            figures["warm"].append(t)
+        async with Harness(stub, work, pool_size=0, spare_process=False) as h:
+            _, history = await ttft(h.client(), [{"role": "user", "content": f"resume {i}"}])
+            history.append({"role": "user", "content": "and then?"})
+            t, _ = await ttft(h.client(), history)
+            figures["resumed"].append(t)
+        async with Harness(stub, work, pool_size=4, spare_process=True) as h:
+            _, _ = await ttft(h.client(), [{"role": "user", "content": f"prime {i}"}])
+            await asyncio.sleep(1.5)  # the spare starts after the first conversation
+            t, _ = await ttft(h.client(), [{"role": "user", "content": f"spare {i}"}])
+            figures["spare"].append(t)
+    await stub.stop()
+    out["ttft_ms"] = {k: sorted(round(v * 1000, 1) for v in vals) for k, vals in figures.items()}
+    return out
+
+
+SCENARIOS = {"chat": scenario_chat, "parked": scenario_parked, "seeded": scenario_seeded,
+             "warm": scenario_warm}
+
+
+def main() -> None:
+    name = sys.argv[1]
+    with tempfile.TemporaryDirectory(prefix=f"realcli-{name}-") as tmp:
+        work = Path(tmp)
+        (work / "home").mkdir()
+        try:
+            result = asyncio.run(SCENARIOS[name](work))
+        except Exception as exc:  # report, don't hide: the test prints it
+            import traceback
+            result = {"exception": repr(exc), "traceback": traceback.format_exc()}
+    print("RESULT " + json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main()

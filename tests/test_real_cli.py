@@ -1,0 +1,92 @@
+"""The real Claude Code CLI (bundled in the SDK wheel) behind our proxy, offline.
+
+Each test runs a scenario of tests/netns_scenarios.py inside a network namespace that has
+nothing but loopback (``unshare -rn``), against a loopback stub of the Messages API. Skips,
+with the reason, only where such a namespace or the bundled CLI is unavailable.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+SCENARIOS = Path(__file__).parent / "netns_scenarios.py"
+pytestmark = pytest.mark.realcli
+
+
+@cache
+def unavailable() -> str | None:
+    import claude_agent_sdk
+    cli = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+    if not cli.is_file():
+        return f"the SDK wheel carries no bundled CLI at {cli}"
+    for tool in ("unshare", "ip"):
+        if shutil.which(tool) is None:
+            return f"`{tool}` is not installed (Debian: util-linux, iproute2)"
+    probe = subprocess.run(["unshare", "-rn", "sh", "-c", "ip link set lo up"],
+                           capture_output=True, text=True, timeout=10)
+    if probe.returncode != 0:
+        return f"cannot make a loopback-only network namespace: {probe.stderr.strip()}"
+    return None
+
+
+def run(name: str, timeout: float = 90) -> dict:
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    proc = subprocess.run(
+        ["unshare", "-rn", "sh", "-c",
+         f"ip link set lo up && exec {sys.executable} {SCENARIOS} {name}"],
+        capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"scenario {name} printed no result (exit {proc.returncode}):\n" \
+                  f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert "exception" not in result, result.get("traceback")
+    assert result.get("cli_alive_after", []) == [], "a real CLI outlived its scenario"
+    return result
+
+
+def test_streaming_and_non_streaming_through_the_real_cli():
+    r = run("chat")
+    assert r["stream_text"] == "Hello from the stub upstream"
+    assert r["stream_stop"] == "end_turn" and r["stream_model"] == "claude-sonnet-5-5"
+    assert r["create_text"] == "Second answer here" and r["create_usage_out"] >= 1
+    assert r["raw_text"] == "Raw stream answer" and r["raw_stop"] == "end_turn"
+    assert r["raw_session_header"]
+    # upstream saw exactly our three conversations, each with the client's own words
+    assert r["upstream_main_requests"] == 3
+    assert [texts[0] for texts in r["upstream_user_texts"]] == ["Say hello", "Answer again",
+                                                               "raw"]
+    assert r["cli_pids"], "the real CLI was spawned"
+
+
+def test_parked_client_tool_round_trip_through_the_real_cli():
+    r = run("parked")
+    assert r["first_stop"] == "tool_use" and r["parked_states"] == ["parked"]
+    assert r["tool_names"] == ["get_weather"], "the client gets its own tool name back"
+    assert r["tool_inputs"] == [{"city": "Paris"}]
+    assert "mcp__client__get_weather" in r["upstream_tools"]
+    # the same CLI turn continued: one process, and upstream got a real tool_result
+    assert len(r["cli_pids"]) == 1 and r["upstream_main_requests"] == 2
+    (result,) = r["upstream_tool_results"]
+    content = result["content"]
+    text = content if isinstance(content, str) else "".join(
+        b.get("text", "") for b in content)
+    assert text == "Sunny, 21C"
+    assert r["final_text"] == "It is sunny and 21C in Paris." and r["final_stop"] == "end_turn"
+
+
+def test_unknown_history_reaches_upstream_as_real_turns():
+    r = run("seeded")
+    assert r["reply"] == "Tomorrow looks rainy."
+    shapes = [(m["role"], m["blocks"]) for m in r["upstream_messages"] if m["role"] != "system"]
+    assert shapes == [("user", ["text"]), ("assistant", ["text", "tool_use"]),
+                      ("user", ["tool_result"]), ("assistant", ["text"]), ("user", ["text"])]
+    dump = r["upstream_dump"]
+    assert '"name": "mcp__client__get_weather"' in dump and "Sunny, 21C" in dump
+    assert "conversation_history" not in dump and "Human:" not in dump
