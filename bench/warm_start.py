@@ -7,7 +7,11 @@ The fake CLI simulates the real CLI's start-up with FAKE_CLAUDE_STARTUP_DELAY (d
   follow-up turn, warm          (the session's process stayed connected)
   follow-up turn, resumed cold  (the seed's way: spawn with --resume)
 
-    python bench/warm_start.py [--runs 7] [--startup 0.7]
+    python bench/warm_start.py [--runs 7] [--startup 0.7] [--real]
+
+--real measures the same four cases on the real Claude Code CLI bundled in the SDK wheel,
+inside a loopback-only network namespace (``unshare -rn``) against the Messages API stub of
+the tests (tests/netns_scenarios.py, scenario "warm").
 """
 
 from __future__ import annotations
@@ -88,9 +92,38 @@ async def main(runs: int, startup: float) -> None:
     print(f"follow-up turn, resumed cold  : {fmt(cold['follow'])}")
 
 
+def main_real(runs: int) -> None:
+    """Re-run the warm scenario inside a network namespace that has only loopback."""
+    import json
+    import subprocess
+
+    scenarios = ROOT / "tests" / "netns_scenarios.py"
+    proc = subprocess.run(["unshare", "-rn", "sh", "-c",
+                           f"ip link set lo up && exec {sys.executable} {scenarios} warm"],
+                          capture_output=True, text=True, env={**os.environ,
+                                                               "REALCLI_RUNS": str(runs)})
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if not lines:
+        sys.exit(f"the real-CLI run failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    result = json.loads(lines[-1][len("RESULT "):])
+    if "ttft_ms" not in result:
+        sys.exit(result.get("traceback", result))
+    ms = {k: [v / 1000 for v in vals] for k, vals in result["ttft_ms"].items()}
+    print(f"real Claude Code CLI (bundled) against a loopback stub, {runs} runs each")
+    print(f"new conversation, cold        : {fmt(ms['cold'])}")
+    print(f"new conversation, spare       : {fmt(ms['spare'])}")
+    print(f"follow-up turn, warm          : {fmt(ms['warm'])}")
+    print(f"follow-up turn, resumed cold  : {fmt(ms['resumed'])}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--startup", type=float, default=0.7)
+    parser.add_argument("--real", action="store_true",
+                        help="the real bundled CLI in a loopback-only network namespace")
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.startup))
+    if args.real:
+        main_real(args.runs)
+    else:
+        asyncio.run(main(args.runs, args.startup))
