@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+# Imported now, not lazily: hypothesis' pytest plugin imports it at the terminal summary, and
+# pytest's assertion rewriting (ast.parse) that late can hit CPython 3.11.7's "AST constructor
+# recursion depth mismatch" once a garbage-collected subprocess transport complained.
+import hypothesis  # noqa: F401,E402
+
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
 os.environ.pop("NO_COLOR", None)
