@@ -1,0 +1,250 @@
+"""The console with a real client against its in-app server (App.run_test + Pilot).
+
+Every test drives the official anthropic SDK at the proxy the console hosts, on the fake
+CLI, and asserts on what the widgets show and what the engine did.
+"""
+
+import asyncio
+import os
+from pathlib import Path
+
+import anthropic
+import pytest
+
+from conftest import live_fake_pids, make_settings, read_log, wait_no_fake_alive
+from tui_proxy.console.app import ProxyConsole
+from tui_proxy.console.widgets.event_panel import EventPanel
+from tui_proxy.console.widgets.flows_table import FlowsTable
+from tui_proxy.console.widgets.stream_panel import StreamPanel
+from tui_proxy.flow import FlowState
+
+MODEL = "claude-sonnet-5-5"
+
+
+def console(tmp_path: Path, **settings) -> ProxyConsole:
+    return ProxyConsole(make_settings(tmp_path, **settings), run_doctor=False,
+                        screenshot_dir=tmp_path / "shots")
+
+
+def client(app: ProxyConsole) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(base_url=app.server.url, api_key="x", max_retries=0)
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    """Poll a condition while the app runs (fixed sleeps are flaky on 2 cores)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not reached in time"
+        await pilot.pause(0.05)
+
+
+def panel_text(app: ProxyConsole, name: str) -> str:
+    """What the panel shows; it is brought to front (a hidden RichLog defers its writes)."""
+    app.query_one("#panels").active = name
+    return "\n".join(line.text for line in app.query_one(f"#panel-{name}", EventPanel).lines)
+
+
+def panel_flat(app: ProxyConsole, name: str) -> str:
+    """The panel's text with wrapped lines joined again (long paths wrap)."""
+    app.query_one("#panels").active = name
+    return "".join(line.text.rstrip() for line in app.query_one(f"#panel-{name}",
+                                                                 EventPanel).lines)
+
+
+def rendered(widget, width: int = 150) -> str:
+    """Plain text of a Static's Rich content."""
+    from rich.console import Console
+    out = Console(width=width, record=True, file=open(os.devnull, "w"))
+    out.print(widget.content)
+    return out.export_text()
+
+
+def stream_text(app: ProxyConsole) -> str:
+    return "\n".join(line.text for line in app.query_one(StreamPanel).log_widget.lines)
+
+
+async def test_a_streamed_request_shows_in_the_table_and_its_tokens_in_the_stream(tmp_path):
+    app = console(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        async with client(app).messages.stream(
+                model=MODEL, max_tokens=50,
+                messages=[{"role": "user", "content": "FAKE:tokens=40 FAKE:think"}]) as s:
+            text = "".join([t async for t in s.text_stream])
+        table = app.query_one(FlowsTable)
+        await until(pilot, lambda: "tok39" in stream_text(app))
+        assert table.row_count == 1
+        row = [str(c) for c in table.get_row("1")]
+        assert row[0] == "1" and row[2] == MODEL and row[3] == "done"
+        assert int(row[6]) == app.engine.flows.get(1).output_tokens >= 40  # thinking counts
+        assert text.split() == [f"tok{i}" for i in range(40)]
+        assert stream_text(app).split()[-40:] == text.split()
+        # thinking is shown too, dimmed
+        lines = app.query_one(StreamPanel).log_widget.lines
+        assert any(seg.style and seg.style.dim for line in lines for seg in line)
+        await until(pilot, lambda: "finished done" in panel_text(app, "log"))
+
+
+async def test_c_cancels_the_selected_slow_flow_and_its_cli_is_gone(tmp_path):
+    app = console(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        mark = len(read_log())
+
+        async def slow():
+            with pytest.raises(anthropic.APIStatusError) as info:
+                await client(app).messages.create(
+                    model=MODEL, max_tokens=50,
+                    messages=[{"role": "user", "content": "FAKE:delay=0.2 FAKE:tokens=200"}])
+            return info.value
+
+        task = asyncio.create_task(slow())
+        await until(pilot, lambda: any(f.state == FlowState.STREAMING
+                                       for f in app.engine.flows.all()))
+        app.query_one(FlowsTable).focus()
+        await pilot.press("c")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "Confirm")
+        await pilot.press("y")
+        error = await asyncio.wait_for(task, 10)
+        assert error.status_code == 499 and "cancel" in str(error.body).lower()
+        await until(pilot, lambda: "cancelled (operator)" in panel_text(app, "aborts"))
+        flow = app.engine.flows.get(1)
+        assert flow.state == FlowState.CANCELLED
+        assert await wait_no_fake_alive() == []
+        assert not [p for p in live_fake_pids() if p in {e["pid"] for e in read_log()[mark:]}]
+
+
+async def test_r_applies_a_changed_setting_and_a_bad_file_keeps_the_old(tmp_path):
+    config = tmp_path / "proxy.toml"
+    config.write_text("max_concurrent = 3\n")
+    app = ProxyConsole(make_settings(tmp_path, max_concurrent=3), config_file=str(config),
+                       flags={"cwd": str(tmp_path), "port": 0,
+                              "cli_path": str(Path(__file__).parent / "fake_cli" / "fake_claude")},
+                       run_doctor=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        config.write_text("max_concurrent = 5\n")
+        await pilot.press("r")
+        await until(pilot, lambda: app.engine.settings.max_concurrent == 5)
+        assert app.engine.slots.limit == 5
+        await until(pilot, lambda: "settings reloaded" in panel_text(app, "log"))
+        assert "max_concurrent" in panel_text(app, "log")
+
+        config.write_text("max_concurrent = -1\n")
+        await pilot.press("r")
+        await until(pilot, lambda: "NOT reloaded" in panel_text(app, "log"))
+        assert app.engine.settings.max_concurrent == 5
+        assert f"{config}:1" in panel_text(app, "log")
+
+
+async def test_a_write_in_agent_mode_shows_its_absolute_path_in_file_operations(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    app = ProxyConsole(make_settings(tmp_path, cwd=str(work), mode="agent"), run_doctor=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await client(app).messages.create(
+            model=MODEL, max_tokens=50,
+            messages=[{"role": "user", "content": "FAKE:write=notes/hello.txt"}])
+        target = work / "notes" / "hello.txt"
+        await until(pilot, lambda: str(target) in panel_flat(app, "files"))
+        assert target.read_text() == "hello from fake claude\n"
+        flat = panel_flat(app, "files")
+        assert "Write" in flat and "23 B" in flat and " ok" in flat and "OUTSIDE" not in flat
+        await until(pilot, lambda: "→ Write" in panel_text(app, "tools"))
+
+        await client(app).messages.create(
+            model=MODEL, max_tokens=50,
+            messages=[{"role": "user", "content": "FAKE:write=../elsewhere.txt"}])
+        outside = str(tmp_path / "elsewhere.txt")
+        await until(pilot, lambda: outside in panel_flat(app, "files"))
+        assert "OUTSIDEWORKING DIRECTORY" in panel_flat(app, "files").replace(
+            "OUTSIDE WORKING", "OUTSIDEWORKING")
+
+
+async def test_a_rate_limited_request_shows_its_reason_in_aborts(tmp_path):
+    app = console(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        with pytest.raises(anthropic.RateLimitError):
+            await client(app).messages.create(
+                model=MODEL, max_tokens=50,
+                messages=[{"role": "user", "content": "FAKE:rate_limit_event=rejected"}])
+        await until(pilot, lambda: "RATE LIMITED" in panel_text(app, "aborts"))
+        aborts = panel_text(app, "aborts")
+        assert "five_hour" in aborts and "resets" in aborts and "429" in aborts
+        assert app.model.rate.status == "rejected"
+        status = rendered(app.query_one("#status"), 400)
+        assert "LIMITED" in status and "resets in" in status
+
+
+async def test_enter_opens_the_detail_and_filter_narrows_the_table(tmp_path):
+    app = console(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        for word in ("alpha", "beta"):
+            await client(app).messages.create(
+                model=MODEL if word == "alpha" else "claude-haiku-5-5", max_tokens=50,
+                messages=[{"role": "user", "content": word}])
+        table = app.query_one(FlowsTable)
+        await until(pilot, lambda: table.row_count == 2)
+        table.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "FlowDetail")
+        body = rendered(app.screen.query_one("#detail-body"))
+        assert "timeline" in body and "SDK options" in body and "You said: beta" in body
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen.__class__.__name__ != "FlowDetail")
+
+        await pilot.press("slash")
+        await pilot.press(*"haiku")
+        await until(pilot, lambda: table.row_count == 1)
+        assert str(table.get_row("2")[2]) == "claude-haiku-5-5"
+        await pilot.press("escape")
+        await until(pilot, lambda: table.row_count == 2)
+
+
+async def test_quit_with_a_flow_in_flight_asks_cancels_and_leaves_no_cli(tmp_path):
+    app = console(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        task = asyncio.create_task(client(app).messages.create(
+            model=MODEL, max_tokens=50,
+            messages=[{"role": "user", "content": "FAKE:delay=0.2 FAKE:tokens=500"}]))
+        await until(pilot, lambda: any(f.state == FlowState.STREAMING
+                                       for f in app.engine.flows.all()))
+        await pilot.press("q")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "Confirm")
+        await pilot.press("y")
+    with pytest.raises(anthropic.APIError):
+        await asyncio.wait_for(task, 10)
+    assert await wait_no_fake_alive() == []
+    assert app.server.runner is None
+
+
+async def test_help_palette_and_small_terminal(tmp_path):
+    app = console(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await client(app).messages.create(model=MODEL, max_tokens=20,
+                                          messages=[{"role": "user", "content": "hi"}])
+        await until(pilot, lambda: app.query_one(FlowsTable).row_count == 1)
+        assert app.query_one(FlowsTable).region.height >= 3, "the table keeps some rows"
+        assert app.query_one("#panels").region.height >= 6
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        body = rendered(app.screen.query_one("#help-body"))
+        assert "Cancel the selected flow" in body and "Sessions" in body
+        await pilot.press("escape")
+        from tui_proxy.console.commands import ConsoleCommands
+        names = [name for name, _, _ in ConsoleCommands(app.screen)._commands()]
+        assert any(n.startswith("Cancel (c)") for n in names)
+        assert any("Reload" in n for n in names)
+        await pilot.press("3")
+        assert app.query_one("#panels").active == "tools"
+
+
+def test_screenshot_key_writes_svg_and_png(tmp_path):
+    async def run():
+        app = console(tmp_path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("s")
+            await until(pilot, lambda: len(list((tmp_path / "shots").glob("*"))) >= 2, 20)
+        return sorted(p.suffix for p in (tmp_path / "shots").iterdir())
+
+    pytest.importorskip("cairosvg")
+    assert asyncio.run(run()) == [".png", ".svg"]
+    assert os.path.getsize(next((tmp_path / "shots").glob("*.png"))) > 10_000

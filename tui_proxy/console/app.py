@@ -1,0 +1,441 @@
+"""The operations console: hosts the proxy in its own event loop and shows every flow live.
+
+One bridge: the engine publishes events into a bounded bus; this app drains its
+subscription on a timer and applies the batch inside ``batch_update()``. Nothing in the
+request path awaits the UI, and no widget is touched per token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
+
+from .. import logbridge
+from ..bus import EventBus
+from ..engine import Engine
+from ..events import SettingsApplied
+from ..server import ProxyServer
+from ..settings import Settings, SettingsError, load_settings
+from .commands import ConsoleCommands
+from .model import ConsoleModel
+from .screens.confirm import Confirm
+from .screens.detail import FlowDetail
+from .screens.help import HelpScreen
+from .widgets.checks_panel import ChecksPanel
+from .widgets.event_panel import EventPanel, local_clock
+from .widgets.flows_table import FlowsTable
+from .widgets.sessions_panel import SessionsPanel
+from .widgets.status_bar import StatusBar, StatusFacts
+from .widgets.stream_panel import StreamPanel
+
+PANELS = ("stream", "files", "tools", "aborts", "stderr", "sessions", "log", "doctor")
+PANEL_TITLES = {"stream": "Stream", "files": "Files", "tools": "Tools", "aborts": "Aborts",
+                "stderr": "Stderr", "sessions": "Sessions", "log": "Log", "doctor": "Doctor"}
+DRAIN_HZ = 5
+DRAIN_LIMIT = 50_000
+
+
+def default_screenshot_dir() -> Path:
+    from platformdirs import user_state_dir
+    return Path(user_state_dir("claude-proxy-tui")) / "screenshots"
+
+
+class ProxyConsole(App[int]):
+    CSS_PATH = Path(__file__).parent / "console.tcss"
+    TITLE = "claude-proxy-tui"
+    AUTO_FOCUS = "#flows"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDING_GROUP_TITLE = "Console"
+    BINDINGS = [
+        Binding("c", "cancel_flow", "Cancel", id="cancel-flow",
+                tooltip="Cancel the selected flow (asks first)"),
+        Binding("C", "cancel_all", "Cancel all", id="cancel-all",
+                tooltip="Cancel every in-flight and parked flow (asks first)"),
+        Binding("r", "reload_settings", "Reload", id="reload-settings",
+                tooltip="Re-read the settings file and environment and apply them"),
+        Binding("enter", "open_detail", "Detail", id="open-detail", show=False,
+                tooltip="Open the selected flow: request, options, timeline, response"),
+        Binding("slash", "filter", "Filter", id="filter-flows",
+                tooltip="Filter flows by text (Esc clears)"),
+        Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False,
+                tooltip="Clear the flow filter"),
+        Binding("f", "toggle_follow", "Follow", id="toggle-follow",
+                tooltip="Keep the newest flow selected"),
+        Binding("a", "toggle_stream_all", "All/one", id="toggle-stream-all",
+                tooltip="Stream panel: the selected flow or all flows"),
+        Binding("z", "clear_panel", "Clear", id="clear-panel",
+                tooltip="Clear the log of the panel on show"),
+        Binding("s", "screenshot", "Shot", id="screenshot",
+                tooltip="Save a screenshot (SVG and PNG) to the folder the status bar names"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Keys and panels"),
+        Binding("q", "quit_console", "Quit", id="quit",
+                tooltip="Quit (asks when flows are in flight; cancels them)"),
+        *[Binding(str(i + 1), f"show_panel('{name}')", PANEL_TITLES[name], show=False,
+                  id=f"panel-{name}", tooltip=f"Show the {PANEL_TITLES[name]} panel")
+          for i, name in enumerate(PANELS)],
+    ]
+
+    def __init__(self, settings: Settings, *, config_file: str | None = None,
+                 flags: Mapping[str, Any] | None = None, engine: Engine | None = None,
+                 bus: EventBus | None = None, start_server: bool = True,
+                 run_doctor: bool = True, clock: Callable[[], float] = time.time,
+                 clock_format: Callable[[float], str] = local_clock,
+                 screenshot_dir: Path | None = None, drain_hz: float = DRAIN_HZ) -> None:
+        super().__init__()
+        self.bus = bus or (engine.bus if engine else EventBus())
+        self.engine = engine or Engine(settings, self.bus)
+        self.server = ProxyServer(self.engine)
+        self.config_file = config_file
+        self.flags = dict(flags or {})
+        self.start_server = start_server
+        self.run_doctor = run_doctor
+        self.clock = clock
+        self.clock_format = clock_format
+        self.screenshot_dir = screenshot_dir or default_screenshot_dir()
+        self.drain_hz = drain_hz
+        self.model = ConsoleModel(clock)
+        self.sub = self.bus.subscribe(maxlen=200_000, name="console")
+        self.follow = True
+        self.selected: int | None = None
+        self.login = "checking…" if run_doctor else "not checked"
+        self.url = "(not listening)"
+        self._log_handler: Any = None
+        self._last_shot: str | None = None
+
+    # -- layout -------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Vertical(id="flows-box"):
+            yield FlowsTable(id="flows")
+            yield Input(placeholder="filter flows: words to match (Enter keeps, Esc clears)",
+                        id="filter")
+        with TabbedContent(id="panels", initial="stream"):
+            for name in PANELS:
+                with TabPane(f"{PANELS.index(name) + 1} {PANEL_TITLES[name]}", id=name):
+                    yield self._panel_widget(name)
+        yield Footer()
+
+    def _panel_widget(self, name: str):
+        if name == "stream":
+            return StreamPanel(id="panel-stream")
+        if name == "sessions":
+            return SessionsPanel(id="panel-sessions")
+        if name == "doctor":
+            return ChecksPanel(id="panel-doctor")
+        return EventPanel(name, self.clock_format, id=f"panel-{name}")
+
+    async def on_mount(self) -> None:
+        self.query_one("#flows-box").border_title = "Flows"
+        self.query_one("#filter", Input).display = False
+        # Logging goes to the bus, never to the terminal's stderr under the screen.
+        self._log_handler = logbridge.install(self.bus, self.engine.settings.debug)
+        if self.start_server:
+            try:
+                await self.server.start()
+            except OSError as exc:
+                self.exit(2, message=f"claude-proxy-tui: {exc}")
+                return
+            self.url = self.server.url
+        self.sub_title = self.url
+        self.set_interval(1 / self.drain_hz, self.drain)
+        self.set_interval(1.0, self.slow_tick)
+        if self.run_doctor:
+            self.doctor()
+        self.drain()
+        gc.collect()
+        gc.freeze()  # long-lived widgets leave the collector's generations: shorter pauses
+
+    async def on_unmount(self) -> None:
+        if self.start_server:
+            await self.server.stop()
+        else:
+            await self.engine.shutdown()
+        self.bus.unsubscribe(self.sub)
+        if self._log_handler is not None:
+            logbridge.uninstall(self._log_handler)
+
+    # -- the bridge ---------------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Apply what the engine published since the last tick, in one screen update."""
+        if not self.is_running:
+            return
+        self.model.apply(self.sub.drain(DRAIN_LIMIT))
+        with self.batch_update():
+            self._sync_flows(self.model.take_touched())
+            self._sync_stream()
+            for name in ("files", "tools", "aborts", "stderr", "log"):
+                entries = self.model.take_panel(name)
+                if entries:
+                    self.query_one(f"#panel-{name}", EventPanel).add(entries)
+            self._sync_status()
+
+    def slow_tick(self) -> None:
+        if not self.is_running:
+            return
+        with self.batch_update():
+            self._sync_flows(set())
+            self.query_one(SessionsPanel).sync(self.engine)
+            self._sync_status()
+
+    def _live_tokens(self, flow_id: int) -> int:
+        text = self.model.texts.get(flow_id)
+        return text.deltas if text else 0
+
+    def _sync_flows(self, touched: set[int]) -> None:
+        table = self.query_one(FlowsTable)
+        added = table.sync(self.engine.flows.all(), self._live_tokens)
+        if added and self.follow:
+            table.follow_latest()
+        current = table.selected_flow_id
+        if current != self.selected:
+            self._select(current)
+
+    def _select(self, flow_id: int | None) -> None:
+        self.selected = flow_id
+        panel = self.query_one(StreamPanel)
+        if not panel.all_flows:
+            text = self.model.texts.get(flow_id) if flow_id is not None else None
+            panel.show(flow_id, list(text.lines) if text else [])
+        self._update_stream_title()
+
+    def _sync_stream(self) -> None:
+        panel = self.query_one(StreamPanel)
+        lines = self.model.take_new_lines()
+        if lines:
+            panel.append(lines)
+        panel.set_typing(self.model.pending_line(self.selected)
+                         if self.selected is not None and not panel.all_flows else None)
+
+    def _update_stream_title(self) -> None:
+        self.query_one("#panels", TabbedContent).get_tab("stream").label = \
+            f"1 Stream: {self.query_one(StreamPanel).title()}"
+
+    def facts(self) -> StatusFacts:
+        engine, settings = self.engine, self.engine.settings
+        cli = engine.cli
+        version = (cli.version or "?").split(" ")[0]
+        cli_text = f"{cli.path or 'not found'} {version}"
+        return StatusFacts(
+            url=self.url, mode=settings.mode, permission_mode=settings.permission_mode,
+            cwd=settings.cwd, cli=cli_text, login=self.login, in_flight=engine.in_flight,
+            queued=engine.queued, per_minute=self.model.requests_per_minute(),
+            parked=len(engine.parked), warm=len(engine.pool),
+            mcp_timeout_s=(settings.parked_timeout_ms + 60_000) / 1000, rate=self.model.rate,
+            now=self.clock(), follow=self.follow,
+            stream_all=self.query_one(StreamPanel).all_flows,
+            filter_text=self.query_one(FlowsTable).filter_text,
+            screenshots=str(self.screenshot_dir), note=self._last_shot)
+
+    def _sync_status(self) -> None:
+        self.query_one(StatusBar).show(self.facts())
+
+    # -- doctor -------------------------------------------------------------------------
+
+    @work(exclusive=True, group="doctor", exit_on_error=False)
+    async def doctor(self) -> None:
+        from ..doctor import PASS, Check, run_checks
+
+        try:
+            checks = await run_checks(self.flags, self.config_file, os.environ, timeout=10)
+        except Exception as exc:  # a check that breaks must not take the console down
+            self.query_one(ChecksPanel).show_error(f"checks failed to run: {exc!r}")
+            self.login = "unknown"
+            return
+        if self.start_server:  # the port is ours now: say so instead of "in use"
+            checks = [Check("port", PASS, f"listening on {self.url}") if c.name == "port"
+                      else c for c in checks]
+        self.query_one(ChecksPanel).show(checks)
+        login = next((c for c in checks if c.name == "logged in"), None)
+        self.login = {"PASS": "yes", "FAIL": "NO (run claude login)"}.get(
+            login.status, "unknown") if login else "unknown"
+
+    # -- actions ------------------------------------------------------------------------
+
+    def _selected_flow(self):
+        flow_id = self.query_one(FlowsTable).selected_flow_id
+        return self.engine.flows.get(flow_id) if flow_id is not None else None
+
+    def action_cancel_flow(self) -> None:
+        flow = self._selected_flow()
+        if flow is None:
+            self.notify("No flow selected.", severity="warning")
+            return
+        if flow.state.terminal:
+            self.notify(f"Flow #{flow.id} already ended ({flow.state.value}).")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                done = self.engine.cancel(flow.id, "operator")
+                self.notify(f"Cancelled flow #{flow.id}." if done
+                            else f"Flow #{flow.id} could not be cancelled (it ended).")
+
+        self.push_screen(Confirm(f"Cancel flow #{flow.id} ({flow.model}, "
+                                 f"{flow.state.value}, {flow.elapsed_s:.0f} s)?\n"
+                                 "The client gets a clean 'cancelled' error."), answer)
+
+    def action_cancel_all(self) -> None:
+        count = len(self.engine.flows.active)
+        if not count:
+            self.notify("Nothing in flight.")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.notify(f"Cancelled {self.engine.cancel_all('operator')} flow(s).")
+
+        self.push_screen(Confirm(f"Cancel all {count} in-flight and parked flow(s)?"), answer)
+
+    async def action_reload_settings(self) -> None:
+        old = self.engine.settings
+        try:
+            new = load_settings(flags=self.flags, config_file=self.config_file)
+        except SettingsError as exc:
+            self.engine.publish(SettingsApplied(None, (), error=str(exc)))
+            self.notify(f"Settings not reloaded, the old ones keep running:\n{exc}",
+                        severity="error", timeout=10)
+            return
+        changed = self.engine.apply_settings(new)
+        if {"host", "port"} & set(changed) and self.start_server:
+            try:
+                await self.server.rebind()
+            except OSError as exc:
+                self.engine.apply_settings(old)
+                await self.server.rebind()
+                self.notify(f"Could not listen on the new address: {exc}", severity="error")
+                return
+            self.url = self.server.url
+            self.sub_title = self.url
+        self.notify("Settings reloaded: " + (", ".join(changed) or "nothing changed"))
+
+    def action_open_detail(self) -> None:
+        self.drain()  # the detail shows everything published so far
+        flow = self._selected_flow()
+        if flow is None:
+            return
+        text = self.model.texts.get(flow.id)
+        lines = list(text.lines) if text else []
+        pending = self.model.pending_line(flow.id)
+        if pending:
+            lines.append(pending)
+        self.push_screen(FlowDetail(flow, lines))
+
+    @on(DataTable.RowSelected, "#flows")
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        self.action_open_detail()
+
+    @on(DataTable.RowHighlighted, "#flows")
+    def _row_moved(self, event: DataTable.RowHighlighted) -> None:
+        flow_id = int(event.row_key.value) if event.row_key.value is not None else None
+        if flow_id != self.selected:
+            self._select(flow_id)
+        table = self.query_one(FlowsTable)
+        if table.row_count and event.cursor_row < table.row_count - 1:
+            self.follow = False  # moving up through history stops following
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        table = self.query_one(FlowsTable)
+        table.filter_text = event.value.strip()
+        table.reset_rows()
+        self._sync_flows(set())
+        self._sync_status()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        self.query_one(FlowsTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display or box.value:
+            box.value = ""
+            box.display = False
+            self.query_one(FlowsTable).focus()
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+        if self.follow:
+            self.query_one(FlowsTable).follow_latest()
+        self._sync_status()
+        self.notify(f"Follow {'on' if self.follow else 'off'}.")
+
+    def action_toggle_stream_all(self) -> None:
+        panel = self.query_one(StreamPanel)
+        panel.all_flows = not panel.all_flows
+        if panel.all_flows:
+            panel.clear()
+        else:
+            self._select(self.selected)
+        self._update_stream_title()
+        self._sync_status()
+
+    def action_show_panel(self, name: str) -> None:
+        self.query_one("#panels", TabbedContent).active = name
+        widget = self.query_one(f"#panel-{name}")
+        target = widget.query_one("RichLog") if name == "stream" else widget
+        target.focus()
+
+    def action_clear_panel(self) -> None:
+        name = self.query_one("#panels", TabbedContent).active
+        if name in ("files", "tools", "aborts", "stderr", "log"):
+            self.query_one(f"#panel-{name}", EventPanel).clear()
+            self.model.clear_panel(name)
+        elif name == "stream":
+            self.query_one(StreamPanel).clear()
+        self.notify(f"Cleared {PANEL_TITLES.get(name, name)}.")
+
+    async def action_screenshot(self) -> None:
+        folder = self.screenshot_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        svg = Path(self.save_screenshot(filename=f"claude-proxy-tui-{stamp}.svg",
+                                        path=str(folder)))
+        try:
+            import cairosvg
+            png = svg.with_suffix(".png")
+            await asyncio.to_thread(cairosvg.svg2png, url=str(svg), write_to=str(png))
+            self._last_shot = f"saved {png.name}"
+            self.notify(f"Screenshot saved: {svg}\nand {png}")
+        except (ImportError, OSError) as exc:
+            self._last_shot = f"saved {svg.name}"
+            self.notify(f"Screenshot saved: {svg} (no PNG: {exc})", severity="warning")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.BINDINGS))
+
+    def action_quit_console(self) -> None:
+        busy = len(self.engine.flows.active)
+        if not busy:
+            self.exit(0)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit(0)
+
+        self.push_screen(Confirm(f"{busy} flow(s) in flight or parked. Quit and cancel them?"),
+                         answer)
+
+
+def run_console(settings: Settings, *, config_file: str | None = None,
+                flags: Mapping[str, Any] | None = None) -> int:
+    app = ProxyConsole(settings, config_file=config_file, flags=flags)
+    code = app.run()
+    return code if isinstance(code, int) else 0

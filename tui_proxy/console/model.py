@@ -1,0 +1,297 @@
+"""What the console knows, built from drained events: pure Python, no widgets.
+
+The app drains the engine's bus a few times a second and feeds the batch to ``apply``;
+widgets then read this model. Keeping it apart from Textual makes it cheap (one pass per
+batch, bounded everywhere) and testable without a screen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..events import (
+    ApiRetry, Cancelled, Event, FileOp, FlowFailed, FlowFinished, FlowQueued, FlowStarted,
+    Note, Parked, ProxyLog, RateLimitInfo, Resumed, SessionInfo, SettingsApplied, StderrLine,
+    TextDelta, ThinkingDelta, TimedOut, ToolCall, ToolResult,
+)
+
+TEXT, THINKING = "text", "thinking"
+LINE_CAP = 160          # a streamed line is cut here so lines stay cheap to draw
+FLOW_TEXT_CAP = 400     # completed lines kept per flow for the stream panel
+STREAM_FLOWS = 64       # flows whose streamed text is kept at all
+PANEL_CAP = 2000        # entries kept per side panel
+
+
+@dataclass
+class StreamLine:
+    flow_id: int
+    kind: str  # text | thinking
+    text: str
+
+
+@dataclass
+class FlowText:
+    """Streamed text of one flow, cut into lines as it arrives."""
+
+    lines: deque[StreamLine] = field(default_factory=lambda: deque(maxlen=FLOW_TEXT_CAP))
+    pending: str = ""
+    pending_kind: str = TEXT
+    chars: int = 0
+    deltas: int = 0
+
+    def add(self, flow_id: int, kind: str, text: str, out: list[StreamLine]) -> None:
+        self.chars += len(text)
+        self.deltas += 1
+        if kind != self.pending_kind and self.pending:
+            self._emit(flow_id, out)
+        self.pending_kind = kind
+        parts = (self.pending + text).split("\n")
+        self.pending = parts.pop()
+        for part in parts:
+            self.pending = part
+            self._emit(flow_id, out)
+        while len(self.pending) >= LINE_CAP:
+            cut = self.pending.rfind(" ", LINE_CAP // 2, LINE_CAP)
+            cut = cut + 1 if cut > 0 else LINE_CAP
+            head, self.pending = self.pending[:cut], self.pending[cut:]
+            line = StreamLine(flow_id, self.pending_kind, head.rstrip())
+            self.lines.append(line)
+            out.append(line)
+
+    def _emit(self, flow_id: int, out: list[StreamLine]) -> None:
+        line = StreamLine(flow_id, self.pending_kind, self.pending)
+        self.lines.append(line)
+        out.append(line)
+        self.pending = ""
+
+    def flush(self, flow_id: int, out: list[StreamLine]) -> None:
+        if self.pending:
+            self._emit(flow_id, out)
+
+
+@dataclass
+class PanelEntry:
+    """One line of a side panel: when, which flow, what, how loud."""
+
+    ts: float
+    flow_id: int | None
+    text: str
+    level: str = "info"  # info | ok | warning | error | dim
+
+
+@dataclass
+class RateState:
+    status: str
+    limit_type: str | None
+    utilization: float | None
+    resets_at: float | None
+    seen: float
+
+
+class ConsoleModel:
+    """Aggregates events into rows, streams and panel entries, for the widgets to show."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.texts: dict[int, FlowText] = {}
+        self.new_lines: list[StreamLine] = []       # since the last take_new_lines()
+        self.touched: set[int] = set()              # flows whose row changed this batch
+        self.panels: dict[str, deque[PanelEntry]] = {
+            name: deque(maxlen=PANEL_CAP) for name in ("files", "tools", "aborts", "stderr",
+                                                       "log")}
+        self.panel_new: dict[str, list[PanelEntry]] = {name: [] for name in self.panels}
+        self.rate: RateState | None = None
+        self.request_times: deque[float] = deque(maxlen=5000)
+        self.settings_note: str | None = None
+        self.events_seen = 0
+
+    # -- feeding ------------------------------------------------------------------------
+
+    def apply(self, events: list[Event]) -> None:
+        for event in events:
+            self.events_seen += 1
+            if event.flow_id is not None:
+                self.touched.add(event.flow_id)
+            handler = _HANDLERS.get(type(event))
+            if handler is not None:
+                handler(self, event)
+
+    def take_new_lines(self) -> list[StreamLine]:
+        lines, self.new_lines = self.new_lines, []
+        return lines
+
+    def take_panel(self, name: str) -> list[PanelEntry]:
+        entries, self.panel_new[name] = self.panel_new[name], []
+        return entries
+
+    def take_touched(self) -> set[int]:
+        touched, self.touched = self.touched, set()
+        return touched
+
+    def pending_line(self, flow_id: int) -> StreamLine | None:
+        text = self.texts.get(flow_id)
+        if text is None or not text.pending:
+            return None
+        return StreamLine(flow_id, text.pending_kind, text.pending)
+
+    def requests_per_minute(self) -> int:
+        horizon = self.clock() - 60
+        return sum(1 for t in self.request_times if t >= horizon)
+
+    def clear_panel(self, name: str) -> None:
+        self.panels[name].clear()
+        self.panel_new[name] = []
+
+    # -- per event ----------------------------------------------------------------------
+
+    def _panel(self, name: str, event: Event, text: str, level: str = "info") -> None:
+        entry = PanelEntry(event.ts, event.flow_id, text, level)
+        self.panels[name].append(entry)
+        new = self.panel_new[name]
+        new.append(entry)
+        if len(new) > PANEL_CAP:
+            del new[: len(new) - PANEL_CAP]
+
+    def _text(self, event: TextDelta | ThinkingDelta, kind: str) -> None:
+        flow_id = event.flow_id
+        if flow_id is None:
+            return
+        text = self.texts.get(flow_id)
+        if text is None:
+            text = self.texts[flow_id] = FlowText()
+            while len(self.texts) > STREAM_FLOWS:
+                self.texts.pop(next(iter(self.texts)))
+        text.add(flow_id, kind, event.text, self.new_lines)
+
+    def _started(self, event: FlowStarted) -> None:
+        self.request_times.append(event.ts)
+        summary = event.summary or {}
+        tools = summary.get("tools") or []
+        self._panel("log", event, f"{event.method} {event.path} model={event.model} "
+                                  f"mode={event.mode} messages={summary.get('messages')}"
+                                  + (f" tools={len(tools)}" if tools else ""), "dim")
+
+    def _finished(self, event: FlowFinished) -> None:
+        text = self.texts.get(event.flow_id) if event.flow_id is not None else None
+        if text is not None and event.flow_id is not None:
+            text.flush(event.flow_id, self.new_lines)
+        ttft = f" ttft {event.ttft_s:.2f}s" if event.ttft_s is not None else ""
+        self._panel("log", event, f"finished {event.state} in {event.duration_s:.1f}s{ttft} "
+                                  f"out={event.output_tokens} tokens", "dim")
+
+    def _tool_call(self, event: ToolCall) -> None:
+        where = f"  {event.path}" if event.path else ""
+        warn = "  ⚠ OUTSIDE CWD" if event.outside_cwd else ""
+        self._panel("tools", event, f"→ {event.name} {event.input_summary}{where}{warn}",
+                    "warning" if event.outside_cwd else "info")
+
+    def _tool_result(self, event: ToolResult) -> None:
+        took = f" {event.duration_ms:.0f} ms" if event.duration_ms is not None else ""
+        level = "ok" if event.outcome == "ok" else "error"
+        self._panel("tools", event, f"← {event.name} {event.outcome}{took}: {event.summary}",
+                    level)
+
+    def _file_op(self, event: FileOp) -> None:
+        size = f"{event.bytes:>8} B" if event.bytes is not None else "       – "
+        took = f"{event.duration_ms:>6.0f} ms" if event.duration_ms is not None else "     – "
+        warn = "  ⚠ OUTSIDE WORKING DIRECTORY" if event.outside_cwd else ""
+        level = "warning" if event.outside_cwd else ("ok" if event.outcome == "ok" else "error")
+        self._panel("files", event, f"{event.tool:<6} {size} {took} {event.outcome:<6} "
+                                    f"{event.path}{warn}", level)
+
+    def _stderr(self, event: StderrLine) -> None:
+        self._panel("stderr", event, event.line, "dim")
+
+    def _rate(self, event: RateLimitInfo) -> None:
+        self.rate = RateState(event.status, event.limit_type, event.utilization,
+                              event.resets_at, event.ts)
+        if event.status == "allowed":
+            return
+        used = f" {event.utilization:.0%} used" if event.utilization is not None else ""
+        resets = (time.strftime(" resets %H:%M", time.localtime(event.resets_at))
+                  if event.resets_at else "")
+        level = "error" if event.status == "rejected" else "warning"
+        what = "RATE LIMITED" if event.status == "rejected" else "usage warning"
+        self._panel("aborts", event, f"{what} ({event.limit_type or 'limit'}){used}{resets}",
+                    level)
+
+    def _retry(self, event: ApiRetry) -> None:
+        self._panel("aborts", event, f"API retry {event.attempt}/{event.max_retries} after "
+                                     f"{event.error_status} {event.error or ''} "
+                                     f"(waiting {event.delay_ms or 0:.0f} ms)", "warning")
+
+    def _timeout(self, event: TimedOut) -> None:
+        self._panel("aborts", event, f"TIMED OUT: {event.limit} limit {event.limit_s:g} s "
+                                     f"after {event.elapsed_s:.1f} s", "error")
+
+    def _cancelled(self, event: Cancelled) -> None:
+        self._panel("aborts", event, f"cancelled ({event.reason.replace('_', ' ')})", "warning")
+
+    def _failed(self, event: FlowFailed) -> None:
+        fix = ""
+        if event.error_type == "authentication_error":
+            fix = "  → run `claude login`"
+        self._panel("aborts", event, f"ERROR {event.status} {event.error_type} "
+                                     f"[{event.error_class}]: {event.message}{fix}", "error")
+
+    def _queued(self, event: FlowQueued) -> None:
+        self._panel("log", event, f"queued at position {event.position}", "warning")
+
+    def _session(self, event: SessionInfo) -> None:
+        self._panel("log", event, f"session {event.session_id}"
+                                  + (" (resumed)" if event.resumed else ""), "dim")
+
+    def _parked(self, event: Parked) -> None:
+        self._panel("tools", event, f"⏸ parked, waiting for the client's result of "
+                                    f"{', '.join(event.tool_names)} (up to "
+                                    f"{event.timeout_s:g} s)", "warning")
+
+    def _resumed(self, event: Resumed) -> None:
+        self._panel("tools", event, f"▶ resumed parked flow #{event.parked_flow_id} with "
+                                    f"{len(event.tool_use_ids)} tool result(s)", "ok")
+
+    def _note(self, event: Note) -> None:
+        self._panel("log", event, event.message,
+                    "warning" if event.level in ("warning", "error") else "info")
+
+    def _log(self, event: ProxyLog) -> None:
+        level = event.level.lower()
+        self._panel("log", event, f"{event.logger}: {event.message}",
+                    "error" if level in ("error", "critical") else
+                    "warning" if level == "warning" else "dim")
+
+    def _settings(self, event: SettingsApplied) -> None:
+        if event.error:
+            self.settings_note = f"reload failed: {event.error}"
+            self._panel("log", event, f"settings NOT reloaded: {event.error}", "error")
+        else:
+            changed = ", ".join(event.changed) or "nothing changed"
+            self.settings_note = f"reloaded: {changed}"
+            self._panel("log", event, f"settings reloaded: {changed}", "ok")
+
+
+_HANDLERS: dict[type, Callable[[ConsoleModel, Event], None]] = {
+    TextDelta: lambda m, e: m._text(e, TEXT),
+    ThinkingDelta: lambda m, e: m._text(e, THINKING),
+    FlowStarted: ConsoleModel._started,
+    FlowFinished: ConsoleModel._finished,
+    ToolCall: ConsoleModel._tool_call,
+    ToolResult: ConsoleModel._tool_result,
+    FileOp: ConsoleModel._file_op,
+    StderrLine: ConsoleModel._stderr,
+    RateLimitInfo: ConsoleModel._rate,
+    ApiRetry: ConsoleModel._retry,
+    TimedOut: ConsoleModel._timeout,
+    Cancelled: ConsoleModel._cancelled,
+    FlowFailed: ConsoleModel._failed,
+    FlowQueued: ConsoleModel._queued,
+    SessionInfo: ConsoleModel._session,
+    Parked: ConsoleModel._parked,
+    Resumed: ConsoleModel._resumed,
+    Note: ConsoleModel._note,
+    ProxyLog: ConsoleModel._log,
+    SettingsApplied: ConsoleModel._settings,
+}

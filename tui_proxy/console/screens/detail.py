@@ -1,0 +1,132 @@
+"""Flow detail (Enter): the request, the SDK options, the event timeline with timings,
+stderr, the response, usage and cost."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from rich.console import Group, RenderableType
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from ...events import Event, TextDelta, ThinkingDelta
+from ...flow import Flow
+from ..model import THINKING, StreamLine
+
+TIMELINE_CAP = 400
+SKIP_FIELDS = {"flow_id", "ts"}
+
+
+def _kv(rows: Iterable[tuple[str, Any]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        if isinstance(value, (dict, list, tuple)):
+            value = json.dumps(value, ensure_ascii=False, default=str)
+        table.add_row(key, "–" if value in (None, "") else str(value))
+    return table
+
+
+def _event_text(event: Event) -> str:
+    fields = {k: v for k, v in event.to_dict().items() if k not in SKIP_FIELDS | {"kind"}}
+    parts = []
+    for key, value in fields.items():
+        if value in (None, "", (), [], {}):
+            continue
+        if isinstance(value, (dict, list, tuple)):
+            value = json.dumps(value, ensure_ascii=False, default=str)
+        value = str(value)
+        parts.append(f"{key}={value[:200]}")
+    return " ".join(parts)
+
+
+def timeline_rows(flow: Flow) -> list[tuple[str, str, str]]:
+    """(t since start, kind, what), with runs of text/thinking deltas folded into one row."""
+    rows: list[tuple[str, str, str]] = []
+    start = flow.created
+    run_kind, run_count, run_chars, run_t = None, 0, 0, 0.0
+
+    def close_run() -> None:
+        if run_kind:
+            rows.append((f"+{run_t:7.3f}s", run_kind, f"{run_count} deltas, {run_chars} chars"))
+
+    for event in flow.timeline:
+        t = event.ts - start
+        if isinstance(event, (TextDelta, ThinkingDelta)):
+            if event.kind != run_kind:
+                close_run()
+                run_kind, run_count, run_chars, run_t = event.kind, 0, 0, t
+            run_count += 1
+            run_chars += len(event.text)
+            continue
+        close_run()
+        run_kind = None
+        rows.append((f"+{t:7.3f}s", event.kind, _event_text(event)))
+    close_run()
+    return rows[-TIMELINE_CAP:]
+
+
+def describe(flow: Flow, lines: list[StreamLine]) -> RenderableType:
+    summary = flow.summary or {}
+    request = _kv([("model", flow.model), ("client", flow.client), ("mode", flow.mode),
+                   ("stream", flow.stream), ("request id", flow.request_id),
+                   ("messages", summary.get("messages")), ("blocks", summary.get("blocks")),
+                   ("system prompt", f"{summary.get('system_chars', 0)} chars"),
+                   ("tools", ", ".join(summary.get("tools") or []) or "none"),
+                   ("max_tokens", summary.get("max_tokens")),
+                   ("thinking", summary.get("thinking")),
+                   ("ignored params", ", ".join(summary.get("ignored") or []) or "none")])
+    outcome = _kv([("state", flow.state.value), ("stop reason", flow.stop_reason),
+                   ("session", flow.session_id), ("resumed", flow.resumed),
+                   ("elapsed", f"{flow.elapsed_s:.2f} s"),
+                   ("time to first token", f"{flow.ttft_s:.3f} s" if flow.ttft_s else None),
+                   ("input tokens", flow.input_tokens), ("output tokens", flow.output_tokens),
+                   ("cost", f"${flow.cost_usd:.4f}" if flow.cost_usd else None),
+                   ("error", flow.error)])
+    options = _kv(sorted((flow.options_summary or {}).items()))
+    timeline = Table(show_edge=False, box=None, pad_edge=False, expand=True)
+    timeline.add_column("t", style="dim", no_wrap=True)
+    timeline.add_column("event", style="bold", no_wrap=True)
+    timeline.add_column("detail", overflow="fold", ratio=1)
+    for row in timeline_rows(flow):
+        timeline.add_row(*row)
+    stderr = Text("\n".join(flow.stderr) or "(none)", style="dim")
+    response = Text()
+    for line in lines:
+        response.append(line.text + "\n", style="dim italic" if line.kind == THINKING else "")
+    if not response.plain:
+        response = Text("(no text streamed)", style="dim")
+    return Group(Rule(f"flow #{flow.id}: {flow.method} {flow.path}"), request,
+                 Rule("outcome"), outcome, Rule("SDK options"), options,
+                 Rule("timeline"), timeline, Rule("CLI stderr"), stderr,
+                 Rule("response"), response)
+
+
+class FlowDetail(ModalScreen[None]):
+    DEFAULT_CSS = """
+    FlowDetail { align: center middle; }
+    FlowDetail > VerticalScroll { width: 95%; height: 95%; border: thick $accent;
+                                  background: $surface; padding: 0 1; }
+    """
+    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="detail-close")]
+
+    def __init__(self, flow: Flow, lines: list[StreamLine]) -> None:
+        super().__init__()
+        self.flow = flow
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail-scroll"):
+            yield Static(describe(self.flow, self.lines), id="detail-body")
+        yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,114 @@
+"""The flows table: one row per request, updated by row key so the selection never jumps."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ...flow import Flow, FlowState
+
+COLUMNS = (("id", "#", 5), ("client", "client", 16), ("model", "model", 18),
+           ("state", "state", 10), ("elapsed", "elapsed", 8), ("ttft", "ttft", 6),
+           ("out", "out tok", 7), ("rate", "tok/s", 6), ("session", "session", 9))
+MAX_ROWS = 500
+STATE_STYLE = {
+    FlowState.QUEUED: "yellow", FlowState.STARTING: "cyan", FlowState.STREAMING: "bold green",
+    FlowState.TOOL: "bold cyan", FlowState.PARKED: "bold magenta", FlowState.DONE: "dim",
+    FlowState.ERROR: "bold red", FlowState.CANCELLED: "yellow", FlowState.TIMED_OUT: "bold red",
+}
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value < 100:
+        return f"{value:.1f}s"
+    minutes, seconds = divmod(int(value), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _client(agent: str) -> str:
+    """``claude-cli/2.1 (external)`` → ``claude-cli/2.1``; long agents cut."""
+    head = (agent or "?").split(" ")[0]
+    return head[:16]
+
+
+def row_cells(flow: Flow, live_tokens: int = 0) -> tuple[Text | str, ...]:
+    out = flow.output_tokens or live_tokens
+    rate = flow.tokens_per_s if flow.output_tokens else None
+    state = flow.state
+    label = state.value
+    if state == FlowState.PARKED and flow.waiting_on:
+        label = f"parked×{len(flow.waiting_on)}"
+    return (
+        str(flow.id), _client(flow.client), flow.model[:18],
+        Text(label, style=STATE_STYLE.get(state, "")), _secs(flow.elapsed_s),
+        _secs(flow.ttft_s) if flow.ttft_s is not None else "–",
+        str(out) if out else "–", f"{rate:.0f}" if rate else "–",
+        (flow.session_id or "")[:8] or "–",
+    )
+
+
+def matches(flow: Flow, needle: str) -> bool:
+    if not needle:
+        return True
+    hay = " ".join((str(flow.id), flow.client, flow.model, flow.state.value,
+                    flow.session_id or "", flow.mode)).lower()
+    return all(part in hay for part in needle.lower().split())
+
+
+class FlowsTable(DataTable):
+    """Rows keyed by flow id; cells rewritten only when their text changed."""
+
+    DEFAULT_CSS = "FlowsTable { height: 1fr; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._cells: dict[int, tuple] = {}
+        self.filter_text = ""
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    @property
+    def selected_flow_id(self) -> int | None:
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return int(key.value) if key.value is not None else None
+
+    def sync(self, flows: Iterable[Flow], live_tokens: Callable[[int], int]) -> bool:
+        """Bring rows in line with ``flows``; returns True when a row was added."""
+        wanted = [f for f in flows if matches(f, self.filter_text)][-MAX_ROWS:]
+        wanted_ids = {f.id for f in wanted}
+        for flow_id in [i for i in self._cells if i not in wanted_ids]:
+            self.remove_row(str(flow_id))
+            del self._cells[flow_id]
+        added = False
+        for flow in wanted:
+            cells = row_cells(flow, live_tokens(flow.id))
+            old = self._cells.get(flow.id)
+            if old is None:
+                self.add_row(*cells, key=str(flow.id))
+                added = True
+            elif old != cells:
+                for (key, _, _), new, before in zip(COLUMNS, cells, old):
+                    if new != before:
+                        self.update_cell(str(flow.id), key, new)
+            self._cells[flow.id] = cells
+        return added
+
+    def follow_latest(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
+    def reset_rows(self) -> None:
+        """After a filter change: rebuild (the only time rows are cleared)."""
+        self.clear()
+        self._cells.clear()
