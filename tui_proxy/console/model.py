@@ -49,10 +49,11 @@ class FlowText:
             self._emit(flow_id, out)
         self.pending_kind = kind
         parts = (self.pending + text).split("\n")
-        self.pending = parts.pop()
+        tail = parts.pop()
         for part in parts:
             self.pending = part
             self._emit(flow_id, out)
+        self.pending = tail
         while len(self.pending) >= LINE_CAP:
             cut = self.pending.rfind(" ", LINE_CAP // 2, LINE_CAP)
             cut = cut + 1 if cut > 0 else LINE_CAP

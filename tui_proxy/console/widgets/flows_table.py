@@ -85,7 +85,8 @@ class FlowsTable(DataTable):
 
     def sync(self, flows: Iterable[Flow], live_tokens: Callable[[int], int]) -> bool:
         """Bring rows in line with ``flows``; returns True when a row was added."""
-        wanted = [f for f in flows if matches(f, self.filter_text)][-MAX_ROWS:]
+        wanted = sorted((f for f in flows if matches(f, self.filter_text)),
+                        key=lambda f: f.id)[-MAX_ROWS:]
         wanted_ids = {f.id for f in wanted}
         for flow_id in [i for i in self._cells if i not in wanted_ids]:
             self.remove_row(str(flow_id))

@@ -85,7 +85,8 @@ def render_status(f: StatusFacts) -> Text:
 
 class StatusBar(Static):
     DEFAULT_CSS = """
-    StatusBar { height: 2; background: $panel; color: $text; }
+    StatusBar { height: 2; background: $panel; color: $text;
+                text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, **kwargs) -> None:
