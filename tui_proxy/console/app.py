@@ -247,8 +247,16 @@ class ProxyConsole(App[int]):
     async def doctor(self) -> None:
         from ..doctor import PASS, Check, run_checks
 
+        settings = self.engine.settings
+        # Check what runs, not the defaults: the running settings, then what the user gave.
+        flags = {name: getattr(settings, name) for name in (
+            "host", "port", "cwd", "cli_path", "mode", "permission_mode", "api_key")
+            if getattr(settings, name, None) is not None}
+        flags.update(self.flags)
+        if self.start_server and self.server.port:
+            flags["port"] = self.server.port
         try:
-            checks = await run_checks(self.flags, self.config_file, os.environ, timeout=10)
+            checks = await run_checks(flags, self.config_file, os.environ, timeout=10)
         except Exception as exc:  # a check that breaks must not take the console down
             self.query_one(ChecksPanel).show_error(f"checks failed to run: {exc!r}")
             self.login = "unknown"

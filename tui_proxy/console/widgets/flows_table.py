@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Callable, Iterable
 
 from rich.text import Text
@@ -35,9 +36,18 @@ def _client(agent: str) -> str:
     return head[:16]
 
 
+def _live_rate(flow: Flow, tokens: int) -> float | None:
+    """While streaming the usage is not known yet: count the deltas seen."""
+    if not tokens or flow.first_token_mono is None:
+        return None
+    end = flow.finished_mono if flow.finished_mono is not None else time.monotonic()
+    span = end - flow.first_token_mono
+    return tokens / span if span > 0.2 else None
+
+
 def row_cells(flow: Flow, live_tokens: int = 0) -> tuple[Text | str, ...]:
     out = flow.output_tokens or live_tokens
-    rate = flow.tokens_per_s if flow.output_tokens else None
+    rate = flow.tokens_per_s if flow.output_tokens else _live_rate(flow, live_tokens)
     state = flow.state
     label = state.value
     if state == FlowState.PARKED and flow.waiting_on:

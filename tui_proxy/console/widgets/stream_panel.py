@@ -32,7 +32,7 @@ def render_line(line: StreamLine, all_flows: bool) -> Text:
 class StreamPanel(Vertical):
     DEFAULT_CSS = """
     StreamPanel { height: 1fr; }
-    StreamPanel > RichLog { height: 1fr; overflow-x: hidden; }
+    StreamPanel > RichLog { height: auto; overflow-x: hidden; overflow-y: auto; }
     StreamPanel > #typing { height: 1; color: $text-muted; }
     """
 
@@ -45,6 +45,11 @@ class StreamPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield RichLog(max_lines=MAX_LINES, wrap=True, markup=False, min_width=20, id="stream-log")
         yield Static("", id="typing")
+
+    def on_resize(self) -> None:
+        # The log grows with its lines and the typing line follows right below; once the
+        # panel is full the log scrolls and the typing line stays at the bottom.
+        self.log_widget.styles.max_height = max(1, self.size.height - 1)
 
     @property
     def log_widget(self) -> RichLog:
