@@ -115,18 +115,30 @@ async def test_c_cancels_the_selected_slow_flow_and_its_cli_is_gone(tmp_path):
 
 async def test_r_applies_a_changed_setting_and_a_bad_file_keeps_the_old(tmp_path):
     config = tmp_path / "proxy.toml"
-    config.write_text("max_concurrent = 3\n")
+    config.write_text("max_concurrent = 3\nport = 0\n")
     app = ProxyConsole(make_settings(tmp_path, max_concurrent=3), config_file=str(config),
-                       flags={"cwd": str(tmp_path), "port": 0,
+                       flags={"cwd": str(tmp_path),
                               "cli_path": str(Path(__file__).parent / "fake_cli" / "fake_claude")},
                        run_doctor=False)
     async with app.run_test(size=(160, 50)) as pilot:
-        config.write_text("max_concurrent = 5\n")
+        config.write_text("max_concurrent = 5\nport = 0\n")
         await pilot.press("r")
         await until(pilot, lambda: app.engine.settings.max_concurrent == 5)
         assert app.engine.slots.limit == 5
         await until(pilot, lambda: "settings reloaded" in panel_text(app, "log"))
         assert "max_concurrent" in panel_text(app, "log")
+
+        import socket
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            new_port = probe.getsockname()[1]
+        config.write_text(f"max_concurrent = 5\nport = {new_port}\n")
+        await pilot.press("r")
+        await until(pilot, lambda: app.server.port == new_port)
+        reply = await client(app).messages.create(
+            model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "rebound"}])
+        assert reply.content[0].text == "You said: rebound"
+        assert app.url.endswith(f":{new_port}")
 
         config.write_text("max_concurrent = -1\n")
         await pilot.press("r")
