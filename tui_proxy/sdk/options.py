@@ -13,6 +13,7 @@ from claude_agent_sdk.types import McpSdkServerConfig
 from ..settings import Settings
 from ..wire.models import resolve_model
 from ..wire.request import MessagesRequest
+from .child import explicit_env
 
 # A single CLI argument over 128 KiB makes exec fail (E2BIG); stay well below it.
 SYSTEM_PROMPT_FILE_THRESHOLD = 64 * 1024
@@ -97,6 +98,7 @@ def build_options(
         # Only the servers we pass: none of the host's MCP configuration leaks in.
         strict_mcp_config=True,
     )
+    env = explicit_env()  # CLAUDE_PROXY_CLI_ENV_X=v: what the user gives the CLI on purpose
     if mode == "agent":
         system_prompt: Any = {"type": "preset", "preset": "claude_code"}
         if system_text:
@@ -107,6 +109,7 @@ def build_options(
             tools={"type": "preset", "preset": "claude_code"},
             permission_mode=settings.permission_mode,
             hooks=hooks,
+            env=env,
         )
     elif mode == "passthrough":
         assert client_tools is not None
@@ -120,7 +123,7 @@ def build_options(
             setting_sources=[],
             mcp_servers={client_tools["name"]: client_tools},
             allowed_tools=[f"mcp__{client_tools['name']}"],
-            env={"MCP_TOOL_TIMEOUT": str(mcp_timeout_ms)},
+            env={**env, "MCP_TOOL_TIMEOUT": str(mcp_timeout_ms)},
         )
     else:
         options = ClaudeAgentOptions(
@@ -128,6 +131,7 @@ def build_options(
             system_prompt=_system_prompt(system_text, temp_files),
             tools=[],
             setting_sources=[],
+            env=env,
         )
     summary = {
         "mode": mode,

@@ -13,10 +13,16 @@ from contextlib import suppress
 
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
+from .child import command_prefix
+
 KILL_GRACE_S = 0.25
 
 
 class FastCloseTransport(SubprocessCLITransport):
+    def _build_command(self) -> list[str]:
+        # Dies with the proxy, and cannot inherit a loop back to it (see child.py).
+        return command_prefix(self._cli_path) + super()._build_command()
+
     @property
     def pid(self) -> int | None:
         process = self._process
