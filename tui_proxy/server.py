@@ -16,9 +16,10 @@ from aiohttp import web
 
 from . import __version__
 from .engine import Engine, new_request_id
+from .security import check_bind, check_body, check_depth, refusal
 from .sdk.cli_locate import probe_version
 from .sinks import SESSION_HEADER, JsonSink, SseSink
-from .wire.errors import ProxyError, invalid_request, not_found
+from .wire.errors import ProxyError, not_found
 from .wire.models import find_model, list_page
 from .wire.request import parse_body, parse_messages_request
 from .wire.tokens import estimate_input_tokens
@@ -70,12 +71,28 @@ async def anthropic_errors(request: web.Request, handler: Any) -> web.StreamResp
     return response
 
 
+@web.middleware
+async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Host, Origin, API key and Content-Type are checked before any body is read."""
+    error = refusal(request, request.app[ENGINE_KEY].settings)
+    if error is not None:
+        raise error
+    return await handler(request)
+
+
 async def _read_json(request: web.Request) -> dict[str, Any]:
-    ctype = request.headers.get("Content-Type", "")
-    if ctype and "json" not in ctype.lower():
-        raise invalid_request(f"Content-Type must be application/json, got {ctype!r}")
-    raw = await request.read()
-    return parse_body(raw)
+    settings = request.app[ENGINE_KEY].settings
+    try:
+        async with asyncio.timeout(settings.upload_timeout_s):
+            raw = await request.read()
+    except TimeoutError:
+        raise ProxyError("invalid_request_error", "the request body did not arrive within "
+                         f"{settings.upload_timeout_s} s (setting CLAUDE_PROXY_UPLOAD_TIMEOUT_S)",
+                         status=408) from None
+    check_depth(raw)
+    data = parse_body(raw)
+    check_body(raw, data, settings)
+    return data
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -159,7 +176,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 def build_app(engine: Engine) -> web.Application:
-    app = web.Application(middlewares=[anthropic_errors],
+    app = web.Application(middlewares=[anthropic_errors, guard],
                           client_max_size=engine.settings.max_body_bytes)
     app[ENGINE_KEY] = engine
     for path in ("/v1/messages", "/messages"):
@@ -186,6 +203,7 @@ class ProxyServer:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
+        check_bind(self.engine.settings)  # beyond loopback only with an API key
         self.engine.cli = await probe_version(self.engine.cli)
         runner = web.AppRunner(build_app(self.engine), access_log=None, shutdown_timeout=2.0,
                                handler_cancellation=True)

@@ -1,0 +1,119 @@
+"""Nobody but the proxy's user may drive it: bind, key, Host, Origin, Content-Type, limits."""
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+
+import aiohttp
+import anthropic
+import pytest
+
+from conftest import FAKE_CLAUDE, make_settings
+from tui_proxy.engine import Engine
+from tui_proxy.security import BindRefused, nesting_depth
+from tui_proxy.server import ProxyServer
+
+MODEL = "claude-sonnet-5-5"
+BODY = {"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+
+
+def shape(body: dict, error_type: str) -> None:
+    assert body["type"] == "error" and body["error"]["type"] == error_type
+    assert body["error"]["message"] and "Traceback" not in json.dumps(body)
+
+
+async def post(url, *, headers=None, data=None, json_body=BODY):
+    async with aiohttp.ClientSession() as session:
+        kwargs = {"data": data} if data is not None else {"json": json_body}
+        async with session.post(url + "/v1/messages", headers=headers or {}, **kwargs) as r:
+            return r.status, dict(r.headers), await r.json(content_type=None)
+
+
+async def test_listening_beyond_loopback_needs_a_key(tmp_path):
+    server = ProxyServer(Engine(make_settings(tmp_path, host="0.0.0.0")))
+    with pytest.raises(BindRefused, match="CLAUDE_PROXY_API_KEY"):
+        await server.start()
+    proc = subprocess.run([sys.executable, "-m", "tui_proxy", "--headless", "--host", "0.0.0.0",
+                           "--port", "0", "--cli-path", str(FAKE_CLAUDE), "--cwd", str(tmp_path)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "without an API key" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+async def test_with_a_key_every_endpoint_but_health_needs_it(start_proxy):
+    proxy = await start_proxy(api_key="s3cret-key")
+    wrong = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="nope", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError):
+        await wrong.messages.create(**BODY)
+    right = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="s3cret-key", max_retries=0)
+    assert (await right.messages.create(**BODY)).content[0].text == "You said: hi"
+    status, _, body = await post(proxy.url, headers={"Authorization": "Bearer s3cret-key"})
+    assert status == 200 and body["content"][0]["text"] == "You said: hi"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(proxy.url + "/v1/models") as r:
+            assert r.status == 401
+            shape(await r.json(), "authentication_error")
+        async with session.get(proxy.url + "/health") as r:
+            assert r.status == 200
+
+
+async def test_without_a_key_any_key_is_accepted(proxy):
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="anything", max_retries=0)
+    assert (await client.messages.create(**BODY)).content[0].text == "You said: hi"
+
+
+async def test_browsers_are_refused_foreign_host_and_any_origin(start_proxy):
+    proxy = await start_proxy(allowed_origins=("http://localhost:5173",))
+    status, headers, body = await post(proxy.url, headers={"Host": "evil.example:3456"})
+    assert status == 403
+    shape(body, "permission_error")
+    status, headers, body = await post(proxy.url, headers={"Origin": "https://evil.example"})
+    assert status == 403 and "Origin" in body["error"]["message"]
+    assert not any(k.lower().startswith("access-control-") for k in headers)
+    status, headers, _ = await post(proxy.url, headers={"Origin": "http://localhost:5173"})
+    assert status == 200 and not any(k.lower().startswith("access-control-") for k in headers)
+    for host in ("localhost:3456", "127.0.0.1", "[::1]:3456"):
+        assert (await post(proxy.url, headers={"Host": host}))[0] == 200
+
+
+async def test_a_post_must_be_json_so_a_web_form_cannot_send_one(proxy):
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        status, _, body = await post(proxy.url, headers={"Content-Type": ctype},
+                                     data=json.dumps(BODY).encode())
+        assert status == 415, ctype
+        shape(body, "invalid_request_error")
+
+
+async def test_limits_on_messages_nesting_and_size(start_proxy):
+    proxy = await start_proxy(max_messages=3, max_body_bytes=64 * 1024)
+    many = {**BODY, "messages": [{"role": "user", "content": "x"}] * 4}
+    status, _, body = await post(proxy.url, json_body=many)
+    assert status == 413 and "CLAUDE_PROXY_MAX_MESSAGES" in body["error"]["message"]
+    deep = '{"model":"m","max_tokens":1,"messages":' + "[" * 5000 + "]" * 5000 + "}"
+    status, _, body = await post(proxy.url, headers={"Content-Type": "application/json"},
+                                 data=deep.encode())
+    assert status == 400 and "nested" in body["error"]["message"]
+    status, _, body = await post(proxy.url, headers={"Content-Type": "application/json"},
+                                 data=b"x" * (70 * 1024))
+    assert status == 413
+    shape(body, "request_too_large")
+
+
+async def test_a_stalled_upload_times_out(start_proxy):
+    proxy = await start_proxy(upload_timeout_s=1)
+    host, port = re.match(r"http://(.+):(\d+)", proxy.url).groups()
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\"")
+    await writer.drain()
+    head = await asyncio.wait_for(reader.read(4096), 10)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 408")
+    assert b"CLAUDE_PROXY_UPLOAD_TIMEOUT_S" in head
+
+
+def test_nesting_depth_ignores_brackets_inside_strings():
+    assert nesting_depth(b'{"a": "[[[[{{{{", "b": [1, [2]]}') == 3
+    assert nesting_depth(b'"\\"[["') == 0

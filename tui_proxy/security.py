@@ -1,0 +1,142 @@
+"""Who may drive the proxy: its user's own programs, nobody else.
+
+The proxy runs Claude with the user's subscription and, in agent mode, may write files and
+run commands, so:
+
+* it listens on loopback unless an API key is set (``check_bind``);
+* with a key, every endpoint but ``/health`` needs it (``x-api-key`` or ``Authorization:
+  Bearer``, compared in constant time);
+* browsers cannot reach it: a ``Host`` that is not the bound address or a loopback name is
+  refused (DNS rebinding), any ``Origin`` is refused unless allowed in settings, no CORS
+  headers are ever sent, and a POST must say its body is JSON (a form post from a page
+  cannot);
+* bodies are bounded in size (aiohttp's limit), nesting and message count, and a client has
+  ``upload_timeout_s`` to send its body.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import re
+from typing import Any
+
+from aiohttp import web
+
+from .settings import Settings
+from .wire.errors import ProxyError
+
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+WILDCARDS = {"0.0.0.0", "::", ""}
+MAX_DEPTH = 64
+PUBLIC_PATHS = {"/health"}
+
+
+class BindRefused(OSError):
+    """Listening beyond loopback without a key."""
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings) -> None:
+    if not is_loopback(settings.host) and not settings.api_key:
+        raise BindRefused(
+            f"refusing to listen on {settings.host!r} without an API key: anyone who can reach "
+            "this address could use your Claude subscription (and, in agent mode, write files "
+            "and run commands). Set CLAUDE_PROXY_API_KEY (or api_key in the settings file), or "
+            "listen on 127.0.0.1.")
+
+
+def _host_of(header: str) -> str:
+    """``example.com:3456`` → ``example.com``; ``[::1]:3456`` → ``::1``."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def host_allowed(header: str | None, settings: Settings) -> bool:
+    if header is None:
+        return True  # not a browser: browsers always send Host
+    host = _host_of(header)
+    if is_loopback(host):
+        return True
+    bound = settings.host.strip("[]").lower()
+    if bound in WILDCARDS:
+        # Every address of the machine answers; the API key (required here) guards it.
+        return bool(settings.api_key)
+    return host == bound
+
+
+def key_matches(request: web.Request, key: str) -> bool:
+    given = request.headers.get("x-api-key")
+    if given is None:
+        auth = request.headers.get("Authorization", "")
+        if auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+    if given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), key.encode("utf-8"))
+
+
+def refusal(request: web.Request, settings: Settings) -> ProxyError | None:
+    """Why this request may not proceed, before its body is read; None when it may."""
+    if not host_allowed(request.headers.get("Host"), settings):
+        return ProxyError("permission_error", "This proxy only answers requests addressed to "
+                          f"{settings.host} or localhost (Host header "
+                          f"{request.headers.get('Host')!r} refused).", status=403)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in settings.allowed_origins:
+        return ProxyError("permission_error", f"Requests from web pages (Origin {origin!r}) "
+                          "are refused; allow an origin with CLAUDE_PROXY_ALLOWED_ORIGINS.",
+                          status=403)
+    if settings.api_key and request.path not in PUBLIC_PATHS \
+            and not key_matches(request, settings.api_key):
+        return ProxyError("authentication_error", "A valid API key is required: send it as "
+                          "x-api-key or Authorization: Bearer (setting CLAUDE_PROXY_API_KEY).",
+                          status=401)
+    if request.method == "POST":
+        ctype = request.headers.get("Content-Type", "")
+        if "json" not in ctype.split(";")[0].lower():
+            return ProxyError("invalid_request_error", "Content-Type must be application/json"
+                              + (f", got {ctype!r}" if ctype else ""), status=415)
+    return None
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def nesting_depth(raw: bytes) -> int:
+    """Deepest array/object nesting of a JSON text, strings ignored (no recursion)."""
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_STRING.sub(b'""', raw)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def check_body(raw: bytes, data: Any, settings: Settings) -> None:
+    """Limits beyond size, once the body is in."""
+    if isinstance(data, dict) and isinstance(data.get("messages"), list) \
+            and len(data["messages"]) > settings.max_messages:
+        raise ProxyError("invalid_request_error", f"messages: {len(data['messages'])} messages "
+                         f"exceed the limit of {settings.max_messages} "
+                         "(setting CLAUDE_PROXY_MAX_MESSAGES)", status=413)
+
+
+def check_depth(raw: bytes) -> None:
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and nesting_depth(raw) > MAX_DEPTH:
+        raise ProxyError("invalid_request_error", f"request body is nested more than "
+                         f"{MAX_DEPTH} levels deep")
