@@ -111,8 +111,8 @@ def describe(name: str, result: dict) -> float:
 
 async def main(args) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
-        os.environ.setdefault("CLAUDE_CONFIG_DIR", str(Path(tmp) / "claude-config"))
-        os.environ.setdefault("FAKE_CLAUDE_STATE_DIR", str(Path(tmp) / "fake-sessions"))
+        os.environ["CLAUDE_CONFIG_DIR"] = str(Path(tmp) / "claude-config")
+        os.environ["FAKE_CLAUDE_STATE_DIR"] = str(Path(tmp) / "fake-sessions")
         print(f"{args.streams} streams x {args.tokens} tokens, {args.delay * 1000:.0f} ms "
               f"between tokens (~{1 / args.delay:.0f} tok/s each), fake CLI")
         base = describe("headless", await headless(Path(tmp), args))

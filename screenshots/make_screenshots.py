@@ -136,8 +136,8 @@ async def main(out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="shots-") as tmp:
         work = Path(tmp) / "project"
         work.mkdir()
-        os.environ.setdefault("CLAUDE_CONFIG_DIR", str(Path(tmp) / "claude-config"))
-        os.environ.setdefault("FAKE_CLAUDE_STATE_DIR", str(Path(tmp) / "fake-sessions"))
+        os.environ["CLAUDE_CONFIG_DIR"] = str(Path(tmp) / "claude-config")
+        os.environ["FAKE_CLAUDE_STATE_DIR"] = str(Path(tmp) / "fake-sessions")
         await busy(out, work)
         await small(out, work)
 

@@ -23,9 +23,11 @@ SESSION_LOG = Path(os.environ.get("TMPDIR", "/tmp")) / f"fake-claude-{os.getpid(
 # Every fake CLI spawned by this test run logs here, so the run can prove none is left.
 os.environ["FAKE_CLAUDE_LOG"] = str(SESSION_LOG)
 # The fake's session store: inside the run's temp dir, not the user's ~/.claude.
-os.environ.setdefault("FAKE_CLAUDE_STATE_DIR", tempfile.mkdtemp(prefix="fake-claude-sessions-"))
+os.environ["FAKE_CLAUDE_STATE_DIR"] = tempfile.mkdtemp(prefix="fake-claude-sessions-")
+# The journal (platform state dir) of in-process proxies and subprocesses: a temp dir.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="proxy-state-")
 # Transcripts the proxy seeds (and the CLI reads) go to a temp config dir, not ~/.claude.
-os.environ.setdefault("CLAUDE_CONFIG_DIR", tempfile.mkdtemp(prefix="fake-claude-config-"))
+os.environ["CLAUDE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="fake-claude-config-")
 
 from tui_proxy.bus import EventBus  # noqa: E402
 from tui_proxy.engine import Engine  # noqa: E402
@@ -74,6 +76,7 @@ def no_cli_left_behind():
     SESSION_LOG.unlink(missing_ok=True)
     shutil.rmtree(os.environ["FAKE_CLAUDE_STATE_DIR"], ignore_errors=True)
     shutil.rmtree(os.environ["CLAUDE_CONFIG_DIR"], ignore_errors=True)
+    shutil.rmtree(os.environ["XDG_STATE_HOME"], ignore_errors=True)
     assert not alive, f"fake CLI processes outlived the test run: {alive}"
 
 

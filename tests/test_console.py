@@ -178,7 +178,8 @@ async def test_a_rate_limited_request_shows_its_reason_in_aborts(tmp_path):
             await client(app).messages.create(
                 model=MODEL, max_tokens=50,
                 messages=[{"role": "user", "content": "FAKE:rate_limit_event=rejected"}])
-        await until(pilot, lambda: "RATE LIMITED" in panel_text(app, "aborts"))
+        await until(pilot, lambda: "RATE LIMITED" in panel_text(app, "aborts")
+                    and "ERROR 429" in panel_text(app, "aborts"))
         aborts = panel_text(app, "aborts")
         assert "five_hour" in aborts and "resets" in aborts and "429" in aborts
         assert app.model.rate.status == "rejected"

@@ -7,10 +7,11 @@ the only way in from outside (console key, shutdown, a disconnecting client).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 from .bus import EventBus
 from .conversations import ConversationMap
@@ -28,6 +29,7 @@ from .settings import Settings, changed_keys
 from .wire.errors import ClientGone, ProxyError, cancelled
 from .wire.request import MessagesRequest
 
+log = logging.getLogger("tui_proxy.engine")
 
 class SlotLimiter:
     """At most ``limit`` concurrent runs, FIFO queue of at most ``queue_cap`` waiters."""
@@ -95,6 +97,8 @@ class Engine:
         self.conversations = ConversationMap()
         self.pool = WarmPool(settings.pool_size, settings.pool_idle_s, settings.spare_process)
         self.pool.on_evict = lambda session, why: self.conversations.set_state(session, "idle")
+        # Called with (flow, request body) as a flow opens: the journal's start record.
+        self.body_hooks: list[Callable[[Flow, dict[str, Any]], None]] = []
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -116,14 +120,12 @@ class Engine:
         return self.slots.queued
 
     def open_flow(self, request: MessagesRequest, *, method: str, path: str, client: str,
-                  request_id: str | None = None) -> Flow:
+                  request_id: str | None = None, body: dict[str, Any] | None = None) -> Flow:
         mode = effective_mode(self.settings, request)
         flow = Flow(id=self.flows.new_id(), request_id=request_id or new_request_id(),
                     method=method, path=path, client=client, model=request.model,
                     stream=request.stream, mode=mode, summary=request.summary())
-        self.flows.add(flow)
-        self.publish(FlowStarted(flow.id, method, path, request.model, client, request.stream,
-                                 mode, flow.summary))
+        self._opened(flow, body)
         if request.tools and mode == "chat":
             self.publish(Note(flow.id, "warning",
                               f"request carries {len(request.tools)} client tools; chat mode "
@@ -207,6 +209,7 @@ class Engine:
         except (asyncio.CancelledError, ClientGone) as exc:
             reason = flow.cancel_reason or (
                 "client_disconnect" if isinstance(exc, ClientGone) else "shutdown")
+            flow.cancel_reason = reason
             error = cancelled(reason, flow.id)
             flow.state = FlowState.CANCELLED
             self.publish(Cancelled(flow.id, reason))
@@ -221,6 +224,29 @@ class Engine:
             self.conversations.release(claimed)  # what the session holds is now unknown
         self._finish(flow, error)
         return error, driver
+
+    def _opened(self, flow: Flow, body: dict[str, Any] | None) -> None:
+        self.flows.add(flow)
+        self.publish(FlowStarted(flow.id, flow.method, flow.path, flow.model, flow.client,
+                                 flow.stream, flow.mode, flow.summary))
+        for hook in self.body_hooks:
+            try:
+                hook(flow, body or {})
+            except Exception:  # an observer must not fail a request
+                log.exception("body hook failed")
+
+    def reject(self, error: ProxyError, *, method: str, path: str, client: str,
+               request_id: str, body: Any = None) -> Flow:
+        """A request refused before it could run (bad input) still ends as a recorded flow."""
+        data = body if isinstance(body, dict) else {}
+        model = data.get("model") if isinstance(data.get("model"), str) else "?"
+        flow = Flow(id=self.flows.new_id(), request_id=request_id, method=method, path=path,
+                    client=client, model=model[:100], stream=data.get("stream") is True,
+                    mode="rejected", summary={"rejected": error.message[:200]})
+        self._opened(flow, data)
+        flow.state = FlowState.ERROR
+        self._finish(flow, error)
+        return flow
 
     def _prepare_spare(self, key: str, request: MessagesRequest, flow: Flow) -> None:
         async def start():

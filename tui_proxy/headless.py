@@ -153,9 +153,15 @@ async def run_headless(settings: Settings, out: TextIO = sys.stdout) -> int:
     try:
         await stop.wait()
     finally:
-        out.write(f"shutting down ({engine.in_flight} in flight)\n")
+        busy = len(engine.flows.active)
+        out.write(f"shutting down ({busy} in flight"
+                  + (f"; they may finish for up to {settings.drain_s} s" if busy else "")
+                  + ")\n")
         out.flush()
-        await server.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal: stop draining now
+            with suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, engine.cancel_all, "shutdown")
+        await server.stop(settings.drain_s)
         printer_done.set()
         with suppress(asyncio.TimeoutError):
             await asyncio.wait_for(printer_task, 2)

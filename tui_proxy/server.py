@@ -16,6 +16,7 @@ from aiohttp import web
 
 from . import __version__
 from .engine import Engine, new_request_id
+from .journal import Journal
 from .security import check_bind, check_body, check_depth, refusal
 from .sdk.cli_locate import probe_version
 from .sinks import SESSION_HEADER, JsonSink, SseSink
@@ -98,10 +99,18 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
 async def messages(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE_KEY]
     request_id = request[REQUEST_ID]
-    parsed = parse_messages_request(await _read_json(request))
-    flow = engine.open_flow(parsed, method=request.method, path=request.path,
-                            client=request.headers.get("User-Agent", "?")[:120],
-                            request_id=request_id)
+    client = request.headers.get("User-Agent", "?")[:120]
+    data: Any = None
+    try:
+        data = await _read_json(request)
+        parsed = parse_messages_request(data)
+    except ProxyError as exc:
+        # Refused before it could run: still a flow with a terminal state, seen and journalled.
+        engine.reject(exc, method=request.method, path=request.path, client=client,
+                      request_id=request_id, body=data)
+        raise
+    flow = engine.open_flow(parsed, method=request.method, path=request.path, client=client,
+                            request_id=request_id, body=data)
     sink: SseSink | JsonSink
     sink = (SseSink(request, request_id, engine.settings.ping_interval_s) if parsed.stream
             else JsonSink())
@@ -196,6 +205,7 @@ class ProxyServer:
         self.runner: web.AppRunner | None = None
         self.host = engine.settings.host
         self.port = engine.settings.port
+        self.journal: Journal | None = None
 
     @property
     def url(self) -> str:
@@ -218,12 +228,23 @@ class ProxyServer:
         self.runner = runner
         self.host = self.engine.settings.host
         self.port = runner.addresses[0][1]
+        if self.journal is None:
+            self.journal = Journal(self.engine)
+            await self.journal.start()
 
     async def stop(self, drain_s: float = 0.0) -> None:
+        """Stop listening, let flows finish for up to ``drain_s``, cancel the rest (each
+        client gets a clean error), end every CLI, then write the journal's last lines."""
+        if self.runner is not None:
+            for site in list(self.runner.sites):
+                await site.stop()
         await self.engine.shutdown(drain_s)
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        if self.journal is not None:
+            await self.journal.stop()
+            self.journal = None
 
     async def rebind(self) -> None:
         """Listen on the (changed) host/port of the current settings; flows keep running."""

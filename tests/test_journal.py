@@ -1,0 +1,124 @@
+"""The journal records every flow (start and end), without secrets, within its size cap,
+in the format `claude-proxy-tui log` and `replay` read."""
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+import aiohttp
+import anthropic
+import pytest
+
+from tui_proxy.journal_query import load_journal
+from tui_proxy.replay import replay, replayable_body
+
+MODEL = "claude-sonnet-5-5"
+SECRET = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def records(folder: Path) -> list[dict]:
+    out = []
+    for path in sorted(folder.glob("journal-*.jsonl")):
+        out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return out
+
+
+async def test_every_flow_has_a_start_and_one_end_with_its_outcome(start_proxy, tmp_path):
+    folder = tmp_path / "journal"
+    proxy = await start_proxy(journal_dir=str(folder))
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0)
+    async with client.messages.stream(model=MODEL, max_tokens=20, system=f"key is {SECRET}",
+                                      messages=[{"role": "user", "content": "FAKE:tokens=30"}]
+                                      ) as stream:
+        assert len([t async for t in stream.text_stream]) == 30
+    with pytest.raises(anthropic.RateLimitError):
+        await client.messages.create(model=MODEL, max_tokens=20, messages=[
+            {"role": "user", "content": "FAKE:rate_limit"}])
+    with pytest.raises(anthropic.BadRequestError):
+        await client.messages.create(model=MODEL, max_tokens=20, messages=[])
+    async with aiohttp.ClientSession() as session:  # a client that walks away mid-stream
+        async with session.post(proxy.url + "/v1/messages", json={
+                "model": MODEL, "max_tokens": 10, "stream": True, "messages": [
+                    {"role": "user", "content": "FAKE:delay=0.2 FAKE:tokens=100"}]}) as resp:
+            await resp.content.readline()
+    for _ in range(100):
+        if proxy.engine.flows.get(4).state.terminal:
+            break
+        await asyncio.sleep(0.05)
+    await proxy.server.stop()  # flushes the last lines
+
+    lines = records(folder)
+    starts = {r["flow_id"]: r for r in lines if r["record"] == "start"}
+    ends = {}
+    for r in (r for r in lines if r["record"] == "end"):
+        assert r["flow_id"] not in ends, "exactly one terminal state per flow"
+        ends[r["flow_id"]] = r
+    assert sorted(starts) == sorted(ends) == [1, 2, 3, 4]
+    assert {r["v"] for r in lines} == {1} and len({r["proxy_run"] for r in lines}) == 1
+    assert [ends[i]["state"] for i in (1, 2, 3, 4)] == ["done", "error", "error", "cancelled"]
+    assert ends[1]["usage"]["output_tokens"] >= 30 and ends[1]["ttft_s"] > 0
+    assert any(e["kind"] == "text" and e["deltas"] == 30 for e in ends[1]["events"])
+    assert ends[2]["status"] == 429 and ends[2]["error_class"] == "rate_limit"
+    assert ends[3]["status"] == 400 and "messages" in ends[3]["message"]
+    assert ends[4]["cancel_reason"] == "client_disconnect"
+    assert starts[1]["body"]["messages"][0]["content"] == "FAKE:tokens=30"
+    text = "\n".join(p.read_text() for p in folder.glob("*.jsonl"))
+    assert SECRET not in text and "[redacted]" in text
+
+    # `claude-proxy-tui log` reads exactly these flows
+    journal = load_journal(folder)
+    assert sorted(f.flow_id for f in journal.flows) == [1, 2, 3, 4]
+    assert sorted(f.state for f in journal.flows) == ["cancelled", "done", "error", "error"]
+
+
+async def test_start_records_are_on_disk_while_the_flow_runs(start_proxy, tmp_path):
+    folder = tmp_path / "journal"
+    proxy = await start_proxy(journal_dir=str(folder))
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0)
+    task = asyncio.create_task(client.messages.create(model=MODEL, max_tokens=20, messages=[
+        {"role": "user", "content": "FAKE:delay=0.1 FAKE:tokens=30"}]))
+    for _ in range(100):
+        if any(r["record"] == "start" for r in records(folder)):
+            break
+        await asyncio.sleep(0.05)
+    assert [r["record"] for r in records(folder)] == ["start"], "a crash now leaves the start"
+    await task
+    await proxy.server.stop()
+    assert [r["record"] for r in records(folder)] == ["start", "end"]
+
+
+async def test_the_journal_stays_under_its_cap_and_can_be_turned_off(start_proxy, tmp_path):
+    folder = tmp_path / "journal"
+    proxy = await start_proxy(journal_dir=str(folder), journal_max_mb=1)
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0)
+    big = "word " * 40_000  # ~200 KB per request body
+    for _ in range(12):
+        await client.messages.create(model=MODEL, max_tokens=5, system=big,
+                                     messages=[{"role": "user", "content": "hi"}])
+        await asyncio.sleep(0.05)
+    await proxy.server.stop()
+    files = list(folder.glob("journal-*.jsonl"))
+    assert len(files) > 1, "a day file rolls over"
+    assert sum(p.stat().st_size for p in files) <= 1024 * 1024 + 300_000
+
+    off = tmp_path / "off"
+    proxy = await start_proxy(journal_dir=str(off), journal_max_mb=0)
+    await anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0
+                                   ).messages.create(model=MODEL, max_tokens=5, messages=[
+                                       {"role": "user", "content": "hi"}])
+    await proxy.server.stop()
+    assert not off.exists()
+
+
+async def test_replay_resends_a_journalled_request(start_proxy, tmp_path):
+    folder = tmp_path / "journal"
+    proxy = await start_proxy(journal_dir=str(folder))
+    await anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0
+                                   ).messages.create(model=MODEL, max_tokens=5, messages=[
+                                       {"role": "user", "content": "replay me"}])
+    await asyncio.sleep(0.3)
+    (flow,) = load_journal(folder).flows
+    out = io.StringIO()
+    assert await replay(replayable_body(flow), proxy.url, out=out, err=io.StringIO()) == 0
+    assert "You said: replay me" in out.getvalue()
