@@ -17,6 +17,7 @@ from aiohttp import web
 from . import __version__
 from .engine import Engine, new_request_id
 from .journal import Journal
+from .protocol_errors import shape_protocol_errors
 from .security import check_bind, check_body, check_depth, refusal
 from .sdk.cli_locate import probe_version
 from .sinks import SESSION_HEADER, JsonSink, SseSink
@@ -218,6 +219,7 @@ class ProxyServer:
         runner = web.AppRunner(build_app(self.engine), access_log=None, shutdown_timeout=2.0,
                                handler_cancellation=True)
         await runner.setup()
+        shape_protocol_errors(runner)
         site = web.TCPSite(runner, self.engine.settings.host, self.engine.settings.port)
         try:
             await site.start()
