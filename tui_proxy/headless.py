@@ -118,7 +118,7 @@ async def print_events(bus: EventBus, out: TextIO, debug: bool, stop: asyncio.Ev
 
 async def run_headless(settings: Settings, out: TextIO = sys.stdout) -> int:
     bus = EventBus()
-    handler = logbridge.install(bus, settings.debug)
+    handler = logbridge.install(bus, settings.debug, settings.log_level)
     engine = Engine(settings, bus)
     server = ProxyServer(engine)
     stop = asyncio.Event()

@@ -12,6 +12,7 @@ import logging
 import threading
 
 from .bus import EventBus
+from .redact import redact_text
 from .events import ProxyLog
 
 
@@ -46,19 +47,33 @@ class _OwnKillFilter(logging.Filter):
                     and ("exit code -15" in text or "exit code -9" in text))
 
 
-def install(bus: EventBus, debug: bool) -> BusLogHandler:
-    """Replace the root handlers with the bus handler (nothing goes to stderr)."""
+def install(bus: EventBus, debug: bool, level: str = "info") -> BusLogHandler:
+    """Replace the root handlers with the bus handler (nothing goes to stderr).
+
+    ``level`` is the ``log_level`` setting; ``debug`` overrides it with everything."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = BusLogHandler(bus, asyncio.get_running_loop())
     handler.addFilter(_OwnKillFilter())
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.setLevel(logging.DEBUG if debug else getattr(logging, level.upper(), logging.INFO))
+    handler.addFilter(_Redact())
     # The SDK announces the bundled CLI on every spawn; that belongs in debug output.
     logging.getLogger("claude_agent_sdk").setLevel(logging.DEBUG if debug else logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     return handler
+
+
+class _Redact(logging.Filter):
+    """Keys and tokens never reach the log (see redact.py)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = redact_text(text)
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
 
 
 def uninstall(handler: BusLogHandler) -> None:

@@ -139,7 +139,8 @@ class ProxyConsole(App[int]):
         self.query_one("#flows-box").border_title = "Flows"
         self.query_one("#filter", Input).display = False
         # Logging goes to the bus, never to the terminal's stderr under the screen.
-        self._log_handler = logbridge.install(self.bus, self.engine.settings.debug)
+        self._log_handler = logbridge.install(self.bus, self.engine.settings.debug,
+                                             self.engine.settings.log_level)
         if self.start_server:
             try:
                 await self.server.start()
