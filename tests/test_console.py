@@ -261,3 +261,29 @@ def test_screenshot_key_writes_svg_and_png(tmp_path):
     pytest.importorskip("cairosvg")
     assert asyncio.run(run()) == [".png", ".svg"]
     assert os.path.getsize(next((tmp_path / "shots").glob("*.png"))) > 10_000
+
+
+async def test_a_parked_flow_shows_its_waiting_tool_calls_and_c_releases_it(tmp_path):
+    tools = [{"name": "bash", "description": "Run a command",
+              "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}]
+    app = console(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        reply = await client(app).messages.create(
+            model=MODEL, max_tokens=50, tools=tools,
+            messages=[{"role": "user", "content": 'FAKE:call=bash{"command":"ls"}'}])
+        assert reply.stop_reason == "tool_use" and reply.content[-1].name == "bash"
+        table = app.query_one(FlowsTable)
+        await until(pilot, lambda: table.row_count == 1
+                    and str(table.get_row("1")[3]).startswith("parked"))
+        await until(pilot, lambda: "waiting for the client's result of bash"
+                    in panel_text(app, "tools"))
+        await pilot.press("6")
+        await until(pilot, lambda: "#1 waits on bash" in str(
+            app.query_one("#pool-line").content))
+        table.focus()
+        await pilot.press("c")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "Confirm")
+        await pilot.press("y")
+        await until(pilot, lambda: app.engine.flows.get(1).state == FlowState.CANCELLED)
+        assert await wait_no_fake_alive() == []
+        await until(pilot, lambda: str(table.get_row("1")[3]) == "cancelled")
