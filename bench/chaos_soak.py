@@ -7,7 +7,7 @@ reply) and about 10 % of the clients walk away mid-stream. Reported: requests se
 completed, errors by class, malformed SSE endings (must be 0), CLI processes left (0), open
 connections left (0), journal records vs requests (must match), proxy RSS before/after.
 
-    python3 bench/chaos_soak.py [--requests 1000] [--concurrency 16] [--seed 1]
+    python3 bench/chaos_soak.py [--requests 1000] [--concurrency 16] [--seed 1] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -224,11 +225,18 @@ async def main(args) -> int:
         os.environ["FAKE_CLAUDE_LOG"] = str(log)
         os.environ["FAKE_CLAUDE_STATE_DIR"] = str(work / "sessions")
         os.environ["CLAUDE_CONFIG_DIR"] = str(work / "claude-config")
-        result = await soak(args.requests, args.concurrency, args.seed, work, log)
-        report(result)
-        ok = (not result["malformed_sse"] and not result["orphans"]
-              and not result["open_connections"]
-              and result["journal_starts"] == result["journal_ends"] == args.requests)
+        ok = True
+        for round_no in range(args.rounds):  # more rounds: does memory level off?
+            if args.rounds > 1:
+                print(f"-- round {round_no + 1} of {args.rounds}")
+            shutil.rmtree(work / "journal", ignore_errors=True)
+            result = await soak(args.requests, args.concurrency, args.seed + round_no, work,
+                                log)
+            report(result)
+            ok = ok and (not result["malformed_sse"] and not result["orphans"]
+                         and not result["open_connections"]
+                         and result["journal_starts"] == result["journal_ends"]
+                         == args.requests)
         print("PASS" if ok else "FAIL")
         return 0 if ok else 1
 
@@ -238,4 +246,6 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat in one process (a fresh proxy each round) to watch RSS")
     sys.exit(asyncio.run(main(parser.parse_args())))

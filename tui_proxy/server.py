@@ -132,6 +132,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     finally:
         if keepalive is not None:
             keepalive.cancel()
+        if task.done():
+            flow.task = None  # the finished task holds the driver and its CLI client: let go
     headers = {"request-id": request_id}
     if flow.session_id:
         headers[SESSION_HEADER] = flow.session_id
