@@ -8,6 +8,7 @@ import asyncio
 import os
 from pathlib import Path
 
+import aiohttp
 import anthropic
 import pytest
 
@@ -78,7 +79,8 @@ async def test_a_streamed_request_shows_in_the_table_and_its_tokens_in_the_strea
         assert row[0] == "1" and row[2] == MODEL and row[3] == "done"
         assert int(row[6]) == app.engine.flows.get(1).output_tokens >= 40  # thinking counts
         assert text.split() == [f"tok{i}" for i in range(40)]
-        assert stream_text(app).split()[-40:] == text.split()
+        words = stream_text(app).split()
+        assert words[-40:] == text.split() and words.count("tok0") == 1, "each line once"
         # thinking is shown too, dimmed
         lines = app.query_one(StreamPanel).log_widget.lines
         assert any(seg.style and seg.style.dim for line in lines for seg in line)
@@ -196,6 +198,8 @@ async def test_enter_opens_the_detail_and_filter_narrows_the_table(tmp_path):
                 messages=[{"role": "user", "content": word}])
         table = app.query_one(FlowsTable)
         await until(pilot, lambda: table.row_count == 2)
+        await until(pilot, lambda: "You said: beta" in stream_text(app))
+        assert stream_text(app).count("You said: beta") == 1, "a new flow's lines show once"
         table.focus()
         await pilot.press("enter")
         await until(pilot, lambda: app.screen.__class__.__name__ == "FlowDetail")
@@ -287,3 +291,19 @@ async def test_a_parked_flow_shows_its_waiting_tool_calls_and_c_releases_it(tmp_
         await until(pilot, lambda: app.engine.flows.get(1).state == FlowState.CANCELLED)
         assert await wait_no_fake_alive() == []
         await until(pilot, lambda: str(table.get_row("1")[3]) == "cancelled")
+
+
+async def test_a_quick_first_flow_shows_its_text_once(tmp_path):
+    """Its row and its text arrive in one tick: the redraw on selection must not be
+    followed by the same lines appended again."""
+    app = console(tmp_path)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await pilot.pause(0.5)
+        async with aiohttp.ClientSession() as session:
+            async with session.post(app.server.url + "/v1/messages", json={
+                    "model": MODEL, "max_tokens": 20,
+                    "messages": [{"role": "user", "content": "quick"}]}) as resp:
+                assert resp.status == 200
+        await until(pilot, lambda: "You said: quick" in stream_text(app))
+        await pilot.pause(0.5)
+        assert stream_text(app).count("You said: quick") == 1

@@ -41,6 +41,7 @@ class StreamPanel(Vertical):
         self.flow_id: int | None = None
         self.all_flows = False
         self._typing = ""
+        self._drawn: set[int] = set()  # lines a redraw already showed (not to append twice)
 
     def compose(self) -> ComposeResult:
         yield RichLog(max_lines=MAX_LINES, wrap=True, markup=False, min_width=20, id="stream-log")
@@ -65,14 +66,19 @@ class StreamPanel(Vertical):
         self.flow_id = flow_id
         log = self.log_widget
         log.clear()
+        self._drawn = set()
         for line in history:
             log.write(render_line(line, self.all_flows))
+            self._drawn.add(id(line))
 
     def append(self, lines: list[StreamLine]) -> None:
         log = self.log_widget
         for line in lines:
+            if id(line) in self._drawn:
+                continue
             if self.all_flows or line.flow_id == self.flow_id:
                 log.write(render_line(line, self.all_flows))
+        self._drawn = set()
 
     def set_typing(self, line: StreamLine | None) -> None:
         text = "" if line is None else f"{line.text}▌"
