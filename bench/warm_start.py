@@ -11,7 +11,7 @@ The fake CLI simulates the real CLI's start-up with FAKE_CLAUDE_STARTUP_DELAY (d
 
 --real measures the same four cases on the real Claude Code CLI bundled in the SDK wheel,
 inside a loopback-only network namespace (``unshare -rn``) against the Messages API stub of
-the tests (tests/netns_scenarios.py, scenario "warm").
+the tests (tests/realcli_scenarios.py, scenario "warm").
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def main_real(runs: int) -> None:
     import json
     import subprocess
 
-    scenarios = ROOT / "tests" / "netns_scenarios.py"
+    scenarios = ROOT / "tests" / "realcli_scenarios.py"
     proc = subprocess.run(["unshare", "-rn", "sh", "-c",
                            f"ip link set lo up && exec {sys.executable} {scenarios} warm"],
                           capture_output=True, text=True, env={**os.environ,

@@ -1,6 +1,6 @@
 """The real Claude Code CLI (bundled in the SDK wheel) behind our proxy, offline.
 
-Each test runs a scenario of tests/netns_scenarios.py inside a network namespace that has
+Each test runs a scenario of tests/realcli_scenarios.py inside a network namespace that has
 nothing but loopback (``unshare -rn``), against a loopback stub of the Messages API. Skips,
 with the reason, only where such a namespace or the bundled CLI is unavailable.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-SCENARIOS = Path(__file__).parent / "netns_scenarios.py"
+SCENARIOS = Path(__file__).parent / "realcli_scenarios.py"
 pytestmark = pytest.mark.realcli
 
 

@@ -1,7 +1,7 @@
 """Scenarios for the real Claude Code CLI, run INSIDE a loopback-only network namespace.
 
 ``tests/test_real_cli.py`` starts this file with ``unshare -rn sh -c 'ip link set lo up && …'``.
-Each scenario starts the Messages API stub (tests/messages_stub.py), our proxy (Engine +
+Each scenario starts the Messages API stub (tests/upstream_stub.py), our proxy (Engine +
 ProxyServer) driving the CLI bundled in the SDK wheel, and a real client (the official
 ``anthropic`` SDK), then prints one JSON line of findings for the test to assert on.
 Never run it outside such a namespace: the real CLI would try the internet.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(TESTS.parent))
 import aiohttp  # noqa: E402
 import anthropic  # noqa: E402
 
-from messages_stub import MessagesStub, Text, ToolUse  # noqa: E402
+from upstream_stub import MessagesStub, Text, ToolUse  # noqa: E402
 from sse_grammar import check_stream  # noqa: E402
 from tui_proxy.bus import EventBus  # noqa: E402
 from tui_proxy.engine import Engine  # noqa: E402
