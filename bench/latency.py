@@ -80,7 +80,9 @@ async def _frame():
 
 async def main(runs: int) -> None:
     cwd = TMP.name
-    settings = Settings(port=0, cwd=cwd, cli_path=str(FAKE))
+    # Cold on both sides: no warm pool, no spare (bench/warm_start.py measures those).
+    settings = Settings(port=0, cwd=cwd, cli_path=str(FAKE), pool_size=0, spare_process=False,
+                        journal_dir=str(Path(cwd) / "journal"))
     engine = Engine(settings)
     server = ProxyServer(engine)
     await server.start()
