@@ -106,6 +106,51 @@ def _check_block(block: Any, where: str, role: str) -> None:
                 _check_block(inner, f"{where}.content.{j}", role)
 
 
+def _fold_system_messages(messages: list[Any]) -> list[Any]:
+    """Claude Code (2.1.3xx) puts ``role: "system"`` messages inside ``messages`` (its
+    environment/date block, per-turn control). The SDK takes no such turn, so each one becomes
+    a ``<system-reminder>`` text block -- the form the CLI itself uses for such context -- at
+    the end of the user message before it, or else at the start of the next user message."""
+    if not any(isinstance(m, dict) and m.get("role") == "system" for m in messages):
+        return messages
+    out: list[Any] = []
+    pending: list[dict[str, Any]] = []
+    first_pending = 0
+    for i, message in enumerate(messages):
+        if not (isinstance(message, dict) and message.get("role") == "system"):
+            if pending and isinstance(message, dict) and message.get("role") == "user":
+                content = message.get("content")
+                blocks = [{"type": "text", "text": content}] if isinstance(content, str) \
+                    else content
+                if isinstance(blocks, list):
+                    message = {**message, "content": pending + blocks}
+                    pending = []
+            out.append(message)
+            continue
+        content = message.get("content")
+        if isinstance(content, list) and all(isinstance(b, dict) and b.get("type") == "text"
+                                             and isinstance(b.get("text"), str)
+                                             for b in content):
+            content = "\n\n".join(b["text"] for b in content)
+        if not isinstance(content, str):
+            raise invalid_request(f"messages.{i}.content: a system message must be a string "
+                                  "or a list of text blocks")
+        block = {"type": "text", "text": f"<system-reminder>\n{content}\n</system-reminder>"}
+        previous = out[-1] if out else None
+        if isinstance(previous, dict) and previous.get("role") == "user" and not pending \
+                and isinstance(previous.get("content"), (str, list)):
+            blocks = previous["content"]
+            blocks = [{"type": "text", "text": blocks}] if isinstance(blocks, str) else blocks
+            out[-1] = {**previous, "content": [*blocks, block]}
+        else:
+            first_pending = first_pending if pending else i
+            pending.append(block)
+    if pending:
+        raise invalid_request(f"messages.{first_pending}.role: a 'system' message needs a user "
+                              "message before or after it")
+    return out
+
+
 def _check_messages(messages: Any) -> list[dict[str, Any]]:
     if not isinstance(messages, list):
         raise invalid_request("messages: must be a list of message objects")
@@ -113,6 +158,7 @@ def _check_messages(messages: Any) -> list[dict[str, Any]]:
         raise invalid_request("messages: must contain at least one message")
     if len(messages) > MAX_MESSAGES:
         raise invalid_request(f"messages: at most {MAX_MESSAGES} messages are accepted")
+    messages = _fold_system_messages(messages)
     for i, message in enumerate(messages):
         where = f"messages.{i}"
         if not isinstance(message, dict):
