@@ -3,21 +3,34 @@
 The real CLI (bundled in the SDK wheel) talks to ``ANTHROPIC_BASE_URL``; pointed here, it runs
 offline. The stub records every request body and answers from a script:
 
-* ``replies`` — what the *main* conversation gets, in order: ``Text("…")`` or
-  ``ToolUse(name, input)``. A ``ToolUse`` name is matched against the request's own ``tools``
-  list (suffix match), so the stub calls the tool under whatever name the CLI advertises
-  (``mcp__client__get_weather`` for a client tool). When the script runs out, it answers
-  ``Text("stub reply")``.
-* Side calls the CLI makes on its own (title or topic generation, quota probes) are told
-  apart from the main conversation by ``is_main``: the main requests carry the Agent SDK's
-  system prompt line. Side calls get a short text and do not consume the script.
+* ``replies`` — what the *main* conversation gets, in order: ``Text("…")``,
+  ``ToolUse(name, input)``, a list of ``ToolUse`` (parallel calls in one message), or a callable
+  ``f(body) -> reply`` that answers from the request itself. A ``ToolUse`` name is matched
+  against the request's own ``tools`` list (suffix match), so the stub calls the tool under
+  whatever name the CLI advertises (``mcp__client__get_weather`` for a client tool). When the
+  script runs out, it answers ``Text("stub reply")``.
+* Side calls the CLI makes on its own are told apart from the main conversation by
+  ``is_main``: a main request carries the Agent SDK's system prompt line ("You are a Claude
+  agent, built on Anthropic's Claude Agent SDK.") and asks for more than one token. The quota
+  probe (``messages: [{"role": "user", "content": "quota"}]``, ``max_tokens: 1``, no system,
+  not streamed) and title/topic generation (their own short system prompts) are side calls: they
+  get a short text (``max_tokens: 1`` → one token, ``stop_reason: "max_tokens"``) and never
+  consume the script. With CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1, 2.1.330 made none in
+  these scenarios: every request was a main one, on ``/v1/messages?beta=true``.
+* Everything is deterministic: ids are counters (``msg_stub_0001``, ``toolu_stub_0001``),
+  usage is fixed, text streams one word per delta.
+
+Every request is recorded in ``requests`` as ``{"path", "headers", "body"}`` (the path with its
+query string), whatever its route. ``count_tokens`` answers ``{"input_tokens": N}``; any other
+route answers an Anthropic-shaped 404.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +60,11 @@ def system_text(body: dict[str, Any]) -> str:
 
 
 def is_main(body: dict[str, Any]) -> bool:
-    return SDK_LINE in system_text(body)
+    return SDK_LINE in system_text(body) and body.get("max_tokens") != 1
+
+
+Reply = Text | ToolUse | list[ToolUse]
+Script = Reply | Callable[[dict[str, Any]], Reply]
 
 
 def _tool_name(wanted: str, body: dict[str, Any]) -> str:
@@ -59,9 +76,10 @@ def _tool_name(wanted: str, body: dict[str, Any]) -> str:
 
 
 class MessagesStub:
-    def __init__(self, replies: list[Text | ToolUse] | None = None,
+    def __init__(self, replies: list[Script] | None = None,
                  first_token_delay_s: float = 0.0) -> None:
         self.replies = list(replies or [])
+        self._ids = itertools.count(1)
         self.requests: list[dict[str, Any]] = []  # {"path", "headers", "body"}
         self.first_token_delay_s = first_token_delay_s
         self._runner: web.AppRunner | None = None
@@ -71,9 +89,14 @@ class MessagesStub:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def message_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"].split("?")[0] == "/v1/messages"]
+
     def main_bodies(self) -> list[dict[str, Any]]:
-        return [r["body"] for r in self.requests if r["path"].startswith("/v1/messages")
-                and "count_tokens" not in r["path"] and is_main(r["body"])]
+        return [r["body"] for r in self.message_requests() if is_main(r["body"])]
+
+    def side_bodies(self) -> list[dict[str, Any]]:
+        return [r["body"] for r in self.message_requests() if not is_main(r["body"])]
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -109,24 +132,31 @@ class MessagesStub:
         body = await self._record(request)
         return web.json_response({"input_tokens": max(1, len(json.dumps(body)) // 4)})
 
-    def _next(self, body: dict[str, Any]) -> Text | ToolUse:
-        if is_main(body) and self.replies:
-            return self.replies.pop(0)
-        return Text("stub reply" if is_main(body) else "Side note")
+    def _next(self, body: dict[str, Any]) -> Reply:
+        if not is_main(body):
+            return Text("Side" if body.get("max_tokens") == 1 else "Side note")
+        if not self.replies:
+            return Text("stub reply")
+        reply = self.replies.pop(0)
+        return reply(body) if callable(reply) else reply
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
         reply = self._next(body)
         model = body.get("model", "claude-stub")
-        if isinstance(reply, ToolUse):
-            block = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}",
-                     "name": _tool_name(reply.name, body), "input": reply.input}
+        uses = reply if isinstance(reply, list) else [reply] if isinstance(reply, ToolUse) else []
+        n = next(self._ids)
+        if uses:
+            blocks = [{"type": "tool_use", "id": f"toolu_stub_{n:04d}_{i}",
+                       "name": _tool_name(use.name, body), "input": use.input}
+                      for i, use in enumerate(uses)]
             stop = "tool_use"
         else:
-            block = {"type": "text", "text": reply.text}
-            stop = "end_turn"
-        message = {"id": f"msg_{uuid.uuid4().hex[:20]}", "type": "message", "role": "assistant",
-                   "model": model, "content": [block], "stop_reason": stop,
+            assert isinstance(reply, Text), f"not a stub reply: {reply!r}"
+            blocks = [{"type": "text", "text": reply.text}]
+            stop = "max_tokens" if body.get("max_tokens") == 1 else "end_turn"
+        message = {"id": f"msg_stub_{n:04d}", "type": "message", "role": "assistant",
+                   "model": model, "content": blocks, "stop_reason": stop,
                    "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 5}}
         if not body.get("stream"):
             return web.json_response(message, headers={"request-id": "req_stub"})
@@ -142,21 +172,22 @@ class MessagesStub:
             "usage": {"input_tokens": 10, "output_tokens": 1}}})
         if self.first_token_delay_s:
             await asyncio.sleep(self.first_token_delay_s)
-        if block["type"] == "text":
-            await send("content_block_start", {"type": "content_block_start", "index": 0,
-                                               "content_block": {"type": "text", "text": ""}})
-            for piece in _pieces(block["text"]):
-                await send("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                   "delta": {"type": "text_delta",
-                                                             "text": piece}})
-        else:
-            await send("content_block_start", {"type": "content_block_start", "index": 0,
-                                               "content_block": {**block, "input": {}}})
-            await send("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                               "delta": {"type": "input_json_delta",
-                                                         "partial_json": json.dumps(
-                                                             block["input"])}})
-        await send("content_block_stop", {"type": "content_block_stop", "index": 0})
+        for index, block in enumerate(blocks):
+            if block["type"] == "text":
+                await send("content_block_start", {"type": "content_block_start", "index": index,
+                                                   "content_block": {"type": "text", "text": ""}})
+                for piece in _pieces(block["text"]):
+                    await send("content_block_delta", {"type": "content_block_delta",
+                                                       "index": index, "delta": {
+                                                           "type": "text_delta", "text": piece}})
+            else:
+                await send("content_block_start", {"type": "content_block_start", "index": index,
+                                                   "content_block": {**block, "input": {}}})
+                await send("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                   "delta": {"type": "input_json_delta",
+                                                             "partial_json": json.dumps(
+                                                                 block["input"])}})
+            await send("content_block_stop", {"type": "content_block_stop", "index": index})
         await send("message_delta", {"type": "message_delta",
                                      "delta": {"stop_reason": stop, "stop_sequence": None},
                                      "usage": {"output_tokens": 5}})
