@@ -1,10 +1,16 @@
 """Scenarios for the real Claude Code CLI, run INSIDE a loopback-only network namespace.
 
-``tests/test_real_cli.py`` starts this file with ``unshare -rn sh -c 'ip link set lo up && …'``.
-Each scenario starts the Messages API stub (tests/upstream_stub.py), our proxy (Engine +
-ProxyServer) driving the CLI bundled in the SDK wheel, and a real client (the official
-``anthropic`` SDK), then prints one JSON line of findings for the test to assert on.
-Never run it outside such a namespace: the real CLI would try the internet.
+``tests/test_real_cli.py`` starts this file with ``unshare -rn sh -c 'ip link set lo up && …'``
+(``python3 tests/realcli_scenarios.py SCENARIO`` or ``python3 -m tests.realcli_scenarios SCENARIO``
+from the repository root). Each scenario starts the Messages API stub (tests/upstream_stub.py),
+our proxy (Engine + ProxyServer) driving the CLI bundled in the SDK wheel, and a real client
+(the official ``anthropic`` SDK, raw HTTP, or the real CLI itself), then prints ONE JSON line of
+findings on stdout for the test to assert on; it always has ``cli_pids`` (CLI processes the
+proxy spawned), ``cli_alive_after`` and ``leftover_processes`` (any process descended from this
+one still running at the end; both must be empty).
+Scenarios: chat, parked, seeded, warm, client_cli, bench (the four start-up cases of
+bench/warm_start.py --real; REALCLI_RUNS runs).
+Never run it outside such a namespace: the real CLI would try the internet. It refuses to.
 """
 
 from __future__ import annotations
@@ -155,6 +161,8 @@ async def scenario_chat(work: Path) -> dict[str, Any]:
 def _user_texts(body: dict[str, Any]) -> list[str]:
     texts = []
     for message in body.get("messages", []):
+        if message.get("role") != "user":
+            continue
         content = message.get("content")
         if isinstance(content, str):
             texts.append(content)
@@ -163,6 +171,24 @@ def _user_texts(body: dict[str, Any]) -> list[str]:
             if block.get("type") == "text" and "<system-reminder>" not in block.get("text", ""):
                 texts.append(block["text"])
     return texts
+
+
+def _blocks_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The content blocks a checked SSE stream carried (text and tool_use)."""
+    blocks: dict[int, dict[str, Any]] = {}
+    partial: dict[int, str] = {}
+    for event in events:
+        if event.get("type") == "content_block_start":
+            blocks[event["index"]] = dict(event["content_block"])
+        elif event.get("type") == "content_block_delta":
+            delta = event["delta"]
+            if delta["type"] == "text_delta":
+                blocks[event["index"]]["text"] += delta["text"]
+            elif delta["type"] == "input_json_delta":
+                partial[event["index"]] = partial.get(event["index"], "") + delta["partial_json"]
+    for index, text in partial.items():
+        blocks[index]["input"] = json.loads(text) if text else {}
+    return [blocks[i] for i in sorted(blocks)]
 
 
 WEATHER = {"name": "get_weather", "description": "Current weather of a city",
@@ -179,16 +205,23 @@ async def scenario_parked(work: Path) -> dict[str, Any]:
     async with Harness(stub, work, pool_size=2) as h:
         client = h.client()
         messages = [{"role": "user", "content": "What is the weather in Paris?"}]
-        first = await client.messages.create(model=MODEL, max_tokens=200, tools=[WEATHER],
-                                             messages=messages)
-        uses = [b for b in first.content if b.type == "tool_use"]
-        out["first_stop"] = first.stop_reason
-        out["tool_names"] = [u.name for u in uses]
-        out["tool_inputs"] = [u.input for u in uses]
+        # the first turn streams raw, so the SSE grammar of a parked response is checked too
+        async with aiohttp.ClientSession() as session:
+            async with session.post(h.url + "/v1/messages", json={
+                    "model": MODEL, "max_tokens": 200, "stream": True, "tools": [WEATHER],
+                    "messages": messages}) as resp:
+                raw = await resp.read()
+        checked = check_stream(raw, expect_error=False)
+        content = _blocks_of(checked.events)
+        uses = [b for b in content if b["type"] == "tool_use"]
+        out["first_stop"] = checked.stop_reason
+        out["first_block_types"] = checked.block_types
+        out["tool_names"] = [u["name"] for u in uses]
+        out["tool_inputs"] = [u["input"] for u in uses]
         out["parked_states"] = [f.state.value for f in h.engine.flows.all()]
-        messages += [{"role": "assistant", "content": [b.model_dump() for b in first.content]},
+        messages += [{"role": "assistant", "content": content},
                      {"role": "user", "content": [{"type": "tool_result",
-                                                   "tool_use_id": uses[0].id,
+                                                   "tool_use_id": uses[0]["id"],
                                                    "content": "Sunny, 21C"}]}]
         async with client.messages.stream(model=MODEL, max_tokens=200, tools=[WEATHER],
                                           messages=messages) as stream:
@@ -246,64 +279,194 @@ async def scenario_seeded(work: Path) -> dict[str, Any]:
     return out
 
 
+async def _ttft(client: anthropic.AsyncAnthropic, messages: list[dict[str, Any]]
+                ) -> tuple[float, list[dict[str, Any]]]:
+    """Time to the first text delta, and the history extended by the answer."""
+    started = time.perf_counter()
+    first = None
+    async with client.messages.stream(model=MODEL, max_tokens=50, messages=messages) as stream:
+        async for _ in stream.text_stream:
+            if first is None:
+                first = time.perf_counter() - started
+        final = await stream.get_final_message()
+    return first or 0.0, messages + [{"role": "assistant", "content": final.content[0].text}]
+
+
 async def scenario_warm(work: Path) -> dict[str, Any]:
+    """Two turns of one conversation: the second runs on the first turn's warm CLI."""
+    stub = MessagesStub([Text("First turn answer"), Text("Second turn answer")])
+    await stub.start()
+    offline_env(work / "home", stub.url)
+    out: dict[str, Any] = {}
+    async with Harness(stub, work, pool_size=2) as h:
+        cold, history = await _ttft(h.client(), [{"role": "user", "content": "first turn"}])
+        history.append({"role": "user", "content": "second turn"})
+        warm, history = await _ttft(h.client(), history)
+        out["ttft_ms"] = {"cold": round(cold * 1000, 1), "warm": round(warm * 1000, 1)}
+        out["answers"] = [m["content"] for m in history if m["role"] == "assistant"]
+        out["sessions"] = [f.session_id for f in h.engine.flows.all()]
+        pids = h.pids()
+    await stub.stop()
+    out["upstream_user_texts"] = [_user_texts(b) for b in stub.main_bodies()]
+    out["cli_pids"] = pids
+    out["cli_alive_after"] = await wait_gone(pids)
+    return out
+
+
+async def scenario_client_cli(work: Path) -> dict[str, Any]:
+    """The real Claude Code CLI as the proxy's *client* (its README promise), two turns
+    (``-p``, then ``-p --resume``), with the real CLI behind the proxy too."""
+    stub = MessagesStub([Text("First upstream answer"), Text("Second upstream answer")])
+    await stub.start()
+    offline_env(work / "home", stub.url)
+    out: dict[str, Any] = {"client": []}
+    async with Harness(stub, work, pool_size=2) as h:
+        home = work / "client-home"
+        home.mkdir()
+        env = {**os.environ, "HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+               "XDG_CONFIG_HOME": str(home / ".config"), "ANTHROPIC_BASE_URL": h.url,
+               "ANTHROPIC_API_KEY": "dummy"}
+        session = None
+        for prompt in ("Say hi", "Say more"):
+            resume = ["--resume", session] if session else []
+            proc = await asyncio.create_subprocess_exec(
+                str(bundled_cli()), "-p", prompt, "--model", MODEL, "--output-format", "json",
+                *resume, env=env, cwd=str(work), stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE)
+            try:
+                stdout, stderr = await asyncio.wait_for(proc.communicate(), 45)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            try:
+                result = json.loads(stdout)
+            except json.JSONDecodeError:
+                result = {"unparsed": stdout.decode(errors="replace")[-2000:]}
+            session = result.get("session_id")
+            out["client"].append({"exit": proc.returncode, "result": result.get("result"),
+                                  "is_error": result.get("is_error"),
+                                  "stderr": stderr.decode(errors="replace")[-1000:]})
+        flows = h.engine.flows.all()
+        out["flows"] = [{"state": f.state.value, "session": f.session_id,
+                         "error": getattr(f, "error", None)} for f in flows]
+        pids = h.pids()
+    await stub.stop()
+    bodies = stub.main_bodies()
+    out["upstream_main_requests"] = len(bodies)
+    out["upstream_paths"] = sorted({r["path"] for r in stub.requests})
+    out["upstream_roles"] = [[m["role"] for m in b.get("messages", [])] for b in bodies]
+    out["upstream_dump"] = [json.dumps(b.get("messages"))[:20000] for b in bodies]
+    out["cli_pids"] = pids
+    out["cli_alive_after"] = await wait_gone(pids)
+    return out
+
+
+async def scenario_bench(work: Path) -> dict[str, Any]:
     """Time to first token on the real CLI: cold, spare, warm follow-up, resumed cold."""
     stub = MessagesStub()
     await stub.start()
     offline_env(work / "home", stub.url)
-    out: dict[str, Any] = {}
-
-    async def ttft(client: anthropic.AsyncAnthropic, messages: list[dict[str, Any]]
-                   ) -> tuple[float, list[dict[str, Any]]]:
-        started = time.perf_counter()
-        first = None
-        async with client.messages.stream(model=MODEL, max_tokens=50,
-                                          messages=messages) as stream:
-            async for _ in stream.text_stream:
-                if first is None:
-                    first = time.perf_counter() - started
-            final = await stream.get_final_message()
-        return first or 0.0, messages + [{"role": "assistant", "content": final.content[0].text}]
-
     runs = int(os.environ.get("REALCLI_RUNS", "3"))
     figures: dict[str, list[float]] = {"cold": [], "spare": [], "warm": [], "resumed": []}
+    pids: list[int] = []
     for i in range(runs):
         async with Harness(stub, work, pool_size=4, spare_process=False) as h:
-            t, history = await ttft(h.client(), [{"role": "user", "content": f"cold {i}"}])
+            t, history = await _ttft(h.client(), [{"role": "user", "content": f"cold {i}"}])
             figures["cold"].append(t)
             history.append({"role": "user", "content": "and then?"})
-            t, _ = await ttft(h.client(), history)
+            t, _ = await _ttft(h.client(), history)
             figures["warm"].append(t)
+            pids += h.pids()
         async with Harness(stub, work, pool_size=0, spare_process=False) as h:
-            _, history = await ttft(h.client(), [{"role": "user", "content": f"resume {i}"}])
+            _, history = await _ttft(h.client(), [{"role": "user", "content": f"resume {i}"}])
             history.append({"role": "user", "content": "and then?"})
-            t, _ = await ttft(h.client(), history)
+            t, _ = await _ttft(h.client(), history)
             figures["resumed"].append(t)
+            pids += h.pids()
         async with Harness(stub, work, pool_size=4, spare_process=True) as h:
-            _, _ = await ttft(h.client(), [{"role": "user", "content": f"prime {i}"}])
-            await asyncio.sleep(1.5)  # the spare starts after the first conversation
-            t, _ = await ttft(h.client(), [{"role": "user", "content": f"spare {i}"}])
+            await _ttft(h.client(), [{"role": "user", "content": f"prime {i}"}])
+            deadline = time.monotonic() + 20  # measure the spare case only with a spare ready
+            while h.engine.pool._spare is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            if h.engine.pool._spare is None:
+                raise RuntimeError("no spare process was prepared within 20 s")
+            await asyncio.sleep(1.0)  # let the spare's CLI finish its own start-up
+            t, _ = await _ttft(h.client(), [{"role": "user", "content": f"spare {i}"}])
             figures["spare"].append(t)
+            pids += h.pids()
     await stub.stop()
-    out["ttft_ms"] = {k: sorted(round(v * 1000, 1) for v in vals) for k, vals in figures.items()}
+    return {"ttft_ms": {k: sorted(round(v * 1000, 1) for v in vals)
+                        for k, vals in figures.items()},
+            "cli_pids": pids, "cli_alive_after": await wait_gone(pids)}
+
+SCENARIOS = {"chat": scenario_chat, "parked": scenario_parked, "seeded": scenario_seeded,
+             "warm": scenario_warm, "client_cli": scenario_client_cli, "bench": scenario_bench}
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def leftover_processes() -> list[str]:
+    """Every live process descended from this one (the CLIs and anything they started)."""
+    children, found, todo = _children_map(), [], [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    out = []
+    for pid in found:
+        try:
+            out.append(f"{pid} " + Path(f"/proc/{pid}/cmdline").read_bytes()
+                       .replace(b"\0", b" ").decode(errors="replace")[:200])
+        except OSError:
+            continue
     return out
 
 
-SCENARIOS = {"chat": scenario_chat, "parked": scenario_parked, "seeded": scenario_seeded,
-             "warm": scenario_warm}
+def only_loopback() -> bool:
+    """True inside a network namespace whose only interface is lo."""
+    return [line.split(":")[0].strip() for line in
+            Path("/proc/net/dev").read_text().splitlines()[2:]] == ["lo"]
+
+
+async def run(name: str, work: Path) -> dict[str, Any]:
+    result = await SCENARIOS[name](work)
+    deadline = time.monotonic() + 5
+    while (left := leftover_processes()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    result["leftover_processes"] = left
+    return result
 
 
 def main() -> None:
-    name = sys.argv[1]
+    name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name not in SCENARIOS:
+        sys.exit(f"usage: realcli_scenarios.py {{{','.join(SCENARIOS)}}}")
+    if not only_loopback():
+        sys.exit("refusing to run the real CLI outside a loopback-only network namespace "
+                 "(unshare -rn sh -c 'ip link set lo up && python3 tests/realcli_scenarios.py …')")
     with tempfile.TemporaryDirectory(prefix=f"realcli-{name}-") as tmp:
         work = Path(tmp)
         (work / "home").mkdir()
         try:
-            result = asyncio.run(SCENARIOS[name](work))
+            result = asyncio.run(run(name, work))
         except Exception as exc:  # report, don't hide: the test prints it
             import traceback
             result = {"exception": repr(exc), "traceback": traceback.format_exc()}
-    print("RESULT " + json.dumps(result, default=str))
+    print(json.dumps(result, default=str), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """The real Claude Code CLI (bundled in the SDK wheel) behind our proxy, offline.
 
 Each test runs a scenario of tests/realcli_scenarios.py inside a network namespace that has
-nothing but loopback (``unshare -rn``), against a loopback stub of the Messages API. Skips,
-with the reason, only where such a namespace or the bundled CLI is unavailable.
+nothing but loopback (``unshare -rn``), against a loopback stub of the Messages API
+(tests/upstream_stub.py). Skips, with the reason, only where such a namespace or the bundled
+CLI is unavailable. Every scenario must end with no CLI (or any other child) still running.
+Deselect with ``-m "not realcli"``.
 """
 
 import json
@@ -34,7 +36,7 @@ def unavailable() -> str | None:
     return None
 
 
-def run(name: str, timeout: float = 90) -> dict:
+def run(name: str, timeout: float = 50) -> dict:
     reason = unavailable()
     if reason:
         pytest.skip(reason)
@@ -42,12 +44,14 @@ def run(name: str, timeout: float = 90) -> dict:
         ["unshare", "-rn", "sh", "-c",
          f"ip link set lo up && exec {sys.executable} {SCENARIOS} {name}"],
         capture_output=True, text=True, timeout=timeout)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"scenario {name} printed no result (exit {proc.returncode}):\n" \
                   f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1])
     assert "exception" not in result, result.get("traceback")
-    assert result.get("cli_alive_after", []) == [], "a real CLI outlived its scenario"
+    assert result["cli_pids"], "the real CLI was spawned"
+    assert result["cli_alive_after"] == [], "a real CLI outlived its scenario"
+    assert result["leftover_processes"] == [], "a child process outlived its scenario"
     return result
 
 
@@ -60,14 +64,14 @@ def test_streaming_and_non_streaming_through_the_real_cli():
     assert r["raw_session_header"]
     # upstream saw exactly our three conversations, each with the client's own words
     assert r["upstream_main_requests"] == 3
-    assert [texts[0] for texts in r["upstream_user_texts"]] == ["Say hello", "Answer again",
-                                                               "raw"]
-    assert r["cli_pids"], "the real CLI was spawned"
+    assert r["upstream_user_texts"] == [["Say hello"], ["Answer again"], ["raw"]]
+    assert r["upstream_paths"] == ["/v1/messages?beta=true"]
 
 
 def test_parked_client_tool_round_trip_through_the_real_cli():
     r = run("parked")
     assert r["first_stop"] == "tool_use" and r["parked_states"] == ["parked"]
+    assert r["first_block_types"] == ["tool_use"]
     assert r["tool_names"] == ["get_weather"], "the client gets its own tool name back"
     assert r["tool_inputs"] == [{"city": "Paris"}]
     assert "mcp__client__get_weather" in r["upstream_tools"]
@@ -90,3 +94,25 @@ def test_unknown_history_reaches_upstream_as_real_turns():
     dump = r["upstream_dump"]
     assert '"name": "mcp__client__get_weather"' in dump and "Sunny, 21C" in dump
     assert "conversation_history" not in dump and "Human:" not in dump
+
+
+def test_a_follow_up_turn_runs_on_the_warm_cli_and_upstream_gets_the_whole_conversation():
+    r = run("warm")
+    assert r["answers"] == ["First turn answer", "Second turn answer"]
+    assert len(r["cli_pids"]) == 1 and len(set(r["sessions"])) == 1, "one warm process"
+    assert r["upstream_user_texts"] == [["first turn"], ["first turn", "second turn"]]
+
+
+def test_claude_code_itself_as_the_client():
+    """The README's promise: ANTHROPIC_BASE_URL=<proxy> claude. Two turns, the second with
+    --resume, both answered by upstream through the proxy (and its own real CLI)."""
+    r = run("client_cli")
+    assert [c["result"] for c in r["client"]] == ["First upstream answer",
+                                                  "Second upstream answer"], r["client"]
+    assert [c["exit"] for c in r["client"]] == [0, 0]
+    assert [f["state"] for f in r["flows"]] == ["done", "done"], r["flows"]
+    assert r["flows"][0]["session"] == r["flows"][1]["session"], "one conversation"
+    assert len(r["cli_pids"]) == 1, "the follow-up ran on the warm CLI"
+    assert r["upstream_main_requests"] == 2
+    assert "Say hi" in r["upstream_dump"][0]
+    assert "Say hi" in r["upstream_dump"][1] and "Say more" in r["upstream_dump"][1]
