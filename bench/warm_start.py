@@ -11,7 +11,7 @@ The fake CLI simulates the real CLI's start-up with FAKE_CLAUDE_STARTUP_DELAY (d
 
 --real measures the same four cases on the real Claude Code CLI bundled in the SDK wheel,
 inside a loopback-only network namespace (``unshare -rn``) against the Messages API stub of
-the tests (tests/realcli_scenarios.py, scenario "warm").
+the tests (tests/realcli_scenarios.py, scenario "bench").
 """
 
 from __future__ import annotations
@@ -99,15 +99,17 @@ def main_real(runs: int) -> None:
 
     scenarios = ROOT / "tests" / "realcli_scenarios.py"
     proc = subprocess.run(["unshare", "-rn", "sh", "-c",
-                           f"ip link set lo up && exec {sys.executable} {scenarios} warm"],
+                           f"ip link set lo up && exec {sys.executable} {scenarios} bench"],
                           capture_output=True, text=True, env={**os.environ,
                                                                "REALCLI_RUNS": str(runs)})
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if not lines:
         sys.exit(f"the real-CLI run failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1])
     if "ttft_ms" not in result:
         sys.exit(result.get("traceback", result))
+    if result["cli_alive_after"] or result["leftover_processes"]:
+        sys.exit(f"processes outlived the run: {result['leftover_processes']}")
     ms = {k: [v / 1000 for v in vals] for k, vals in result["ttft_ms"].items()}
     print(f"real Claude Code CLI (bundled) against a loopback stub, {runs} runs each")
     print(f"new conversation, cold        : {fmt(ms['cold'])}")
