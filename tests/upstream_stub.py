@@ -20,7 +20,7 @@ offline. The stub records every request body and answers from a script:
 * Everything is deterministic: ids are counters (``msg_stub_0001``, ``toolu_stub_0001``),
   usage is fixed, text streams one word per delta.
 
-Every request is recorded in ``requests`` as ``{"path", "headers", "body"}`` (the path with its
+Every request is recorded in ``requests`` as ``{"path", "headers", "body", "t"}`` (the path with its
 query string), whatever its route. ``count_tokens`` answers ``{"input_tokens": N}``; any other
 route answers an Anthropic-shaped 404.
 """
@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,7 +120,7 @@ class MessagesStub:
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = {}
         self.requests.append({"path": request.path_qs, "headers": dict(request.headers),
-                              "body": body})
+                              "body": body, "t": time.monotonic()})
         return body
 
     async def _other(self, request: web.Request) -> web.Response:
