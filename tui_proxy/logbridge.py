@@ -44,7 +44,7 @@ class _OwnKillFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
         return not ("Fatal error in message reader" in text
-                    and ("exit code -15" in text or "exit code -9" in text))
+                    and any(f"exit code {code}" in text for code in ("-15", "-9", "143", "137")))
 
 
 def install(bus: EventBus, debug: bool, level: str = "info") -> BusLogHandler:

@@ -14,6 +14,7 @@ COLUMNS = (("id", "#", 5), ("client", "client", 16), ("model", "model", 18),
            ("state", "state", 10), ("elapsed", "elapsed", 8), ("ttft", "ttft", 6),
            ("out", "out tok", 7), ("rate", "tok/s", 6), ("session", "session", 9))
 MAX_ROWS = 500
+NARROW = 100  # below this many columns the client and session columns give way
 STATE_STYLE = {
     FlowState.QUEUED: "yellow", FlowState.STARTING: "cyan", FlowState.STREAMING: "bold green",
     FlowState.TOOL: "bold cyan", FlowState.PARKED: "bold magenta", FlowState.DONE: "dim",
@@ -78,9 +79,14 @@ class FlowsTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._cells: dict[int, tuple] = {}
         self.filter_text = ""
+        self.shown = list(range(len(COLUMNS)))  # indexes of COLUMNS on screen
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
+        if self.app.size.width < NARROW:
+            self.shown = [i for i, (key, _, _) in enumerate(COLUMNS)
+                          if key not in ("client", "session")]
+        for i in self.shown:
+            key, label, width = COLUMNS[i]
             self.add_column(label, key=key, width=width)
 
     @property
@@ -103,13 +109,15 @@ class FlowsTable(DataTable):
             del self._cells[flow_id]
         added = False
         for flow in wanted:
-            cells = row_cells(flow, live_tokens(flow.id))
+            full = row_cells(flow, live_tokens(flow.id))
+            cells = tuple(full[i] for i in self.shown)
             old = self._cells.get(flow.id)
             if old is None:
                 self.add_row(*cells, key=str(flow.id))
                 added = True
             elif old != cells:
-                for (key, _, _), new, before in zip(COLUMNS, cells, old):
+                keys = [COLUMNS[i][0] for i in self.shown]
+                for key, new, before in zip(keys, cells, old):
                     if new != before:
                         self.update_cell(str(flow.id), key, new)
             self._cells[flow.id] = cells
