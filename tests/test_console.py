@@ -100,9 +100,11 @@ async def test_c_cancels_the_selected_slow_flow_and_its_cli_is_gone(tmp_path):
             return info.value
 
         task = asyncio.create_task(slow())
-        await until(pilot, lambda: any(f.state == FlowState.STREAMING
-                                       for f in app.engine.flows.all()))
-        app.query_one(FlowsTable).focus()
+        table = app.query_one(FlowsTable)
+        # The operator cancels what the table shows: wait for the drained row, not the engine.
+        await until(pilot, lambda: table.row_count == 1
+                    and str(table.get_row("1")[3]) == "streaming")
+        table.focus()
         await pilot.press("c")
         await until(pilot, lambda: app.screen.__class__.__name__ == "Confirm")
         await pilot.press("y")
