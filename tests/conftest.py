@@ -54,7 +54,15 @@ def live_fake_pids(path: Path = SESSION_LOG) -> list[int]:
     return sorted(pid for pid in pids if pid_alive(pid))
 
 
-async def wait_no_fake_alive(timeout: float = 2.0, path: Path = SESSION_LOG) -> list[int]:
+async def eventually(condition, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll until ``condition()`` holds: fixed sleeps flake on a loaded 2-core CI machine."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not reached in {timeout} s"
+        await asyncio.sleep(0.02)
+
+
+async def wait_no_fake_alive(timeout: float = 5.0, path: Path = SESSION_LOG) -> list[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         alive = live_fake_pids(path)

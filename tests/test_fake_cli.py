@@ -951,7 +951,7 @@ async def test_mcp_call_timeout(fake):
     t0 = time.perf_counter()
     msgs, exc = await collect("FAKE:call=slow", opts)
     took = time.perf_counter() - t0
-    assert exc is None and 1.0 <= took < 4.0, took
+    assert exc is None and 1.0 <= took < 20, took  # the bound fired, not the 30 s handler
     tr = of(msgs, UserMessage)[0].content[0]
     assert tr.is_error and tr.content.startswith("MCP tool call timed out")
     assert result(msgs).result.startswith("Tool mcp__calc__slow failed: MCP tool call timed out")

@@ -10,6 +10,7 @@ import aiohttp
 import anthropic
 import pytest
 
+from conftest import eventually
 from tui_proxy.journal_query import load_journal
 from tui_proxy.replay import replay, replayable_body
 
@@ -42,10 +43,7 @@ async def test_every_flow_has_a_start_and_one_end_with_its_outcome(start_proxy, 
                 "model": MODEL, "max_tokens": 10, "stream": True, "messages": [
                     {"role": "user", "content": "FAKE:delay=0.2 FAKE:tokens=100"}]}) as resp:
             await resp.content.readline()
-    for _ in range(100):
-        if proxy.engine.flows.get(4).state.terminal:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: proxy.engine.flows.get(4).state.terminal, what="flow 4's end")
     await proxy.server.stop()  # flushes the last lines
 
     lines = records(folder)
@@ -117,7 +115,8 @@ async def test_replay_resends_a_journalled_request(start_proxy, tmp_path):
     await anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0
                                    ).messages.create(model=MODEL, max_tokens=5, messages=[
                                        {"role": "user", "content": "replay me"}])
-    await asyncio.sleep(0.3)
+    await eventually(lambda: len(load_journal(folder).flows) == 1
+                     and load_journal(folder).flows[0].end, what="the journalled end")
     (flow,) = load_journal(folder).flows
     out = io.StringIO()
     assert await replay(replayable_body(flow), proxy.url, out=out, err=io.StringIO()) == 0

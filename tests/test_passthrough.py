@@ -10,7 +10,7 @@ import aiohttp
 import anthropic
 import pytest
 
-from conftest import live_fake_pids, read_log, wait_no_fake_alive
+from conftest import eventually, live_fake_pids, read_log, wait_no_fake_alive
 from sse_grammar import check_stream
 
 MODEL = "claude-sonnet-5-5"
@@ -131,8 +131,8 @@ async def test_abandoned_parked_flow_is_released_on_timeout(start_proxy):
     first = await client.messages.create(model=MODEL, max_tokens=100, tools=TOOLS, messages=[
         {"role": "user", "content": 'FAKE:call=bash{"command":"sleep"}'}])
     assert first.stop_reason == "tool_use" and live_fake_pids()
-    await asyncio.sleep(1.2)
-    assert await wait_no_fake_alive(1.0) == []
+    await eventually(lambda: not proxy.engine.flows.active, what="parked flow released")
+    assert await wait_no_fake_alive() == []
     finished = [e for e in proxy.collect() if e.kind == "finished"]
     assert finished[-1].state == "cancelled"
     assert [e.reason for e in proxy.collect() if e.kind == "cancelled"] == ["parked timeout"]
@@ -164,5 +164,5 @@ async def test_operator_can_cancel_a_parked_flow(proxy, anthropic_client):
     flow = next(iter(proxy.engine.flows.active.values()))
     assert flow.state.value == "parked"
     assert proxy.engine.cancel(flow.id)
-    assert await wait_no_fake_alive(1.0) == []
+    assert await wait_no_fake_alive() == []
     assert flow.state.value == "cancelled" and flow.cancel_reason == "operator"

@@ -9,7 +9,7 @@ import aiohttp
 import anthropic
 import pytest
 
-from conftest import live_fake_pids, read_log, wait_no_fake_alive
+from conftest import eventually, live_fake_pids, read_log, wait_no_fake_alive
 from sse_grammar import check_stream
 
 MODEL = "claude-sonnet-5-5"
@@ -117,8 +117,8 @@ async def test_inactivity_timeout_is_504_and_kills_the_cli(start_proxy):
                                                "messages": user("FAKE:hang")})
     took = time.monotonic() - started
     message = assert_error_shape(status, headers, body, 504, "timeout_error")
-    assert "inactivity" in message and took < 3
-    assert await wait_no_fake_alive(0.5) == []
+    assert "inactivity" in message and took < 10  # not the hour-long total limit
+    assert await wait_no_fake_alive() == []
     timeouts = [e for e in proxy.collect() if e.kind == "timeout"]
     assert timeouts[-1].limit == "inactivity"
     assert [e for e in proxy.collect() if e.kind == "finished"][-1].state == "timed out"
@@ -130,7 +130,7 @@ async def test_total_timeout_mid_stream(start_proxy):
                                          "messages": user("FAKE:tokens=100 FAKE:delay=0.05")})
     checked = check_stream(body, expect_error=True)
     assert checked.error["type"] == "timeout_error" and "total" in checked.error["message"]
-    assert await wait_no_fake_alive(0.5) == []
+    assert await wait_no_fake_alive() == []
 
 
 async def test_hard_hang_is_killed_too(start_proxy):
@@ -138,10 +138,10 @@ async def test_hard_hang_is_killed_too(start_proxy):
     status, headers, body = await post(proxy, {"model": MODEL, "max_tokens": 5,
                                                "messages": user("FAKE:hang_hard")})
     assert_error_shape(status, headers, body, 504, "timeout_error")
-    assert await wait_no_fake_alive(1.0) == [], "SIGTERM-ignoring CLI survived"
+    assert await wait_no_fake_alive() == [], "SIGTERM-ignoring CLI survived"
 
 
-async def test_client_disconnect_kills_the_cli_within_half_a_second(proxy):
+async def test_client_disconnect_kills_the_cli(proxy):
     async with aiohttp.ClientSession() as session:
         resp = await session.post(proxy.url + "/v1/messages", json={
             "model": MODEL, "max_tokens": 5, "stream": True,
@@ -150,14 +150,11 @@ async def test_client_disconnect_kills_the_cli_within_half_a_second(proxy):
         assert live_fake_pids()
         resp.close()
         closed = time.monotonic()
-    alive = await wait_no_fake_alive(0.5)
+    alive = await wait_no_fake_alive()
     assert alive == [], f"CLI still alive {time.monotonic() - closed:.2f}s after disconnect"
-    for _ in range(50):
-        finished = [e for e in proxy.collect() if e.kind == "finished"]
-        if finished:
-            break
-        await asyncio.sleep(0.02)
-    assert finished[-1].state == "cancelled"
+    await eventually(lambda: any(e.kind == "finished" for e in proxy.collect()),
+                     what="the flow's end")
+    assert [e for e in proxy.collect() if e.kind == "finished"][-1].state == "cancelled"
     assert [e for e in proxy.collect() if e.kind == "cancelled"][-1].reason == "client_disconnect"
 
 
@@ -176,7 +173,7 @@ async def test_operator_cancel_ends_the_stream_cleanly(proxy):
     await canceller
     checked = check_stream(body, expect_error=True)
     assert "cancelled by the proxy operator" in checked.error["message"]
-    assert await wait_no_fake_alive(0.5) == []
+    assert await wait_no_fake_alive() == []
 
 
 async def test_operator_cancel_before_output_is_499(proxy):
@@ -200,9 +197,9 @@ async def test_queue_full_answers_529_and_queued_flows_run(start_proxy):
     proxy = await start_proxy(max_concurrent=1, max_queue=1)
     slow = {"model": MODEL, "max_tokens": 5, "messages": user("FAKE:tokens=10 FAKE:delay=0.05")}
     first = asyncio.create_task(post(proxy, slow))
-    await asyncio.sleep(0.05)
+    await eventually(lambda: proxy.engine.in_flight == 1, what="first flow running")
     second = asyncio.create_task(post(proxy, slow))
-    await asyncio.sleep(0.05)
+    await eventually(lambda: proxy.engine.queued == 1, what="second flow queued")
     status, headers, body = await post(proxy, slow)
     assert_error_shape(status, headers, body, 529, "overloaded_error")
     assert (await first)[0] == 200 and (await second)[0] == 200

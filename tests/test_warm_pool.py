@@ -2,7 +2,7 @@
 
 import asyncio
 
-from conftest import live_fake_pids, read_log, wait_no_fake_alive
+from conftest import eventually, live_fake_pids, read_log, wait_no_fake_alive
 
 MODEL = "claude-sonnet-5-5"
 
@@ -73,8 +73,8 @@ async def test_pool_is_bounded_and_idle_processes_end(start_proxy):
     client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0)
     _, s1 = await turn(client, [{"role": "user", "content": "one"}])
     _, s2 = await turn(client, [{"role": "user", "content": "two"}])
-    await asyncio.sleep(0.1)
-    assert len(proxy.engine.pool) == 1 and len(live_fake_pids()) == 1  # LRU evicted one
+    await eventually(lambda: len(live_fake_pids()) == 1, what="LRU eviction")
+    assert len(proxy.engine.pool) == 1  # LRU evicted one
     assert proxy.engine.conversations.by_session[s1].state == "idle"
     assert await wait_no_fake_alive(2.5) == [], "idle warm process outlived pool_idle_s"
     assert proxy.engine.conversations.by_session[s2].state == "idle"
