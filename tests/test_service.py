@@ -2,12 +2,14 @@
 (no systemd needed); install / uninstall drive a recorded fake systemctl / launchctl."""
 
 import configparser
+import json
 import os
 import plistlib
 import shlex
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,12 +90,27 @@ def test_systemd_unit_runs_headless_with_the_effective_settings(settings, tmp_pa
 def test_launchd_plist(settings, home):
     data = plistlib.loads(service.launchd_plist(settings, {"mode": "agent"}).encode())
     assert data["Label"] == service.LABEL
-    assert data["ProgramArguments"][1:3] == ["--headless", "--config"]
-    assert os.path.isabs(data["ProgramArguments"][0])
+    start = service.program()
+    argv = data["ProgramArguments"]
+    assert argv[:len(start)] == start and os.path.isabs(argv[0])
+    assert argv[len(start):len(start) + 2] == ["--headless", "--config"]
     assert data["KeepAlive"] == {"SuccessfulExit": False} and data["RunAtLoad"] is True
     assert data["WorkingDirectory"] == settings.cwd
     assert data["EnvironmentVariables"]["CLAUDE_PROXY_MAX_QUEUE"] == "9"
     assert data["StandardErrorPath"].startswith(str(home / "Library" / "Logs"))
+
+
+def test_program_found_without_the_script_on_path(monkeypatch):
+    """An unactivated venv: the script is not on PATH (or another install's is), so the unit
+    names this interpreter's command, and it runs."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    argv = service.program()
+    assert os.path.isabs(argv[0])
+    assert argv[0].startswith(os.path.dirname(sys.executable))
+    done = subprocess.run(argv + ["config", "--json"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["settings"]["port"]["value"] == 3456
 
 
 def test_print_writes_nothing(home, capsys, tmp_path):
