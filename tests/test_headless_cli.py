@@ -6,7 +6,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import anthropic
 import pytest
@@ -45,7 +44,6 @@ def test_headless_serves_the_official_client_and_logs_each_event(headless):
     with pytest.raises(anthropic.RateLimitError):
         client.messages.create(model=MODEL, max_tokens=20,
                                messages=[{"role": "user", "content": "FAKE:rate_limit"}])
-    time.sleep(0.5)  # let the printer flush its last batch
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err

@@ -28,14 +28,27 @@ def start(tmp_path, drain_s: int) -> tuple[subprocess.Popen, str]:
     return proc, match.group(1)
 
 
-async def stream_while_terminated(url: str, proc: subprocess.Popen, prompt: str) -> bytes:
+async def until_shutting_down(proc: subprocess.Popen) -> str:
+    """The headless log up to its "shutting down" line: from then on nothing new is accepted."""
+    seen = ""
+    while "shutting down" not in seen:
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 15)
+        assert line, f"proxy exited before shutting down: {seen}"
+        seen += line
+    return seen
+
+
+async def stream_while_terminated(url: str, proc: subprocess.Popen,
+                                  prompt: str) -> tuple[bytes, str]:
+    """Stream, SIGTERM the proxy mid-stream, check a late request is refused; return the
+    stream's bytes and the log read so far."""
     async with aiohttp.ClientSession() as session:
         async with session.post(url + "/v1/messages", json={
                 "model": MODEL, "max_tokens": 10, "stream": True,
                 "messages": [{"role": "user", "content": prompt}]}) as resp:
             first = await resp.content.readline()
             proc.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.3)
+            seen = await until_shutting_down(proc)
             try:  # no new connections once shutdown began
                 async with session.post(url + "/v1/messages", json={
                         "model": MODEL, "max_tokens": 5,
@@ -43,18 +56,18 @@ async def stream_while_terminated(url: str, proc: subprocess.Popen, prompt: str)
                     assert late.status >= 500
             except aiohttp.ClientError:
                 pass
-            return first + await resp.read()
+            return first + await resp.read(), seen
 
 
 async def test_in_flight_flows_finish_within_the_drain(tmp_path):
     proc, url = start(tmp_path, drain_s=10)
     mark = len(read_log())
     try:
-        raw = await stream_while_terminated(url, proc, "FAKE:delay=0.05 FAKE:tokens=30")
+        raw, seen = await stream_while_terminated(url, proc, "FAKE:delay=0.05 FAKE:tokens=30")
         checked = check_stream(raw, expect_error=False)
         assert checked.text.split() == [f"tok{i}" for i in range(30)]
         assert proc.wait(15) == 0
-        out = proc.stdout.read()
+        out = seen + proc.stdout.read()
         assert "they may finish for up to 10 s" in out and "finished done" in out
     finally:
         if proc.poll() is None:
@@ -67,7 +80,7 @@ async def test_flows_beyond_the_drain_are_cancelled_with_a_clean_error(tmp_path)
     proc, url = start(tmp_path, drain_s=1)
     mark = len(read_log())
     try:
-        raw = await stream_while_terminated(url, proc, "FAKE:delay=0.2 FAKE:tokens=500")
+        raw, _ = await stream_while_terminated(url, proc, "FAKE:delay=0.2 FAKE:tokens=500")
         checked = check_stream(raw, expect_error=True)
         assert "shut" in checked.error["message"].lower()
         assert proc.wait(15) == 0
