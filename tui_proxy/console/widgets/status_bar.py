@@ -56,7 +56,7 @@ def rate_text(rate: RateState | None, now: float) -> Text:
 def render_status(f: StatusFacts) -> Text:
     # Each line is cut with an ellipsis, never wrapped: the bar keeps its two rows.
     line = Text(no_wrap=True, overflow="ellipsis")
-    line.append(" ▸ ", style="bold")
+    line.append(" › ", style="bold")  # a glyph Fira Code has: screenshots render it
     line.append(f.url, style="bold cyan")
     line.append(f"  mode {f.mode} ")
     perm_style = "bold black on yellow" if f.permission_mode == "bypassPermissions" else "dim"
