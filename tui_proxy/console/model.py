@@ -185,7 +185,7 @@ class ConsoleModel:
 
     def _tool_call(self, event: ToolCall) -> None:
         where = f"  {event.path}" if event.path else ""
-        warn = "  ⚠ OUTSIDE CWD" if event.outside_cwd else ""
+        warn = "  ▲ OUTSIDE CWD" if event.outside_cwd else ""
         self._panel("tools", event, f"→ {event.name} {event.input_summary}{where}{warn}",
                     "warning" if event.outside_cwd else "info")
 
@@ -198,7 +198,7 @@ class ConsoleModel:
     def _file_op(self, event: FileOp) -> None:
         size = f"{event.bytes:>8} B" if event.bytes is not None else "       – "
         took = f"{event.duration_ms:>6.0f} ms" if event.duration_ms is not None else "     – "
-        warn = "  ⚠ OUTSIDE WORKING DIRECTORY" if event.outside_cwd else ""
+        warn = "  ▲ OUTSIDE WORKING DIRECTORY" if event.outside_cwd else ""
         level = "warning" if event.outside_cwd else ("ok" if event.outcome == "ok" else "error")
         self._panel("files", event, f"{event.tool:<6} {size} {took} {event.outcome:<6} "
                                     f"{event.path}{warn}", level)
@@ -246,7 +246,7 @@ class ConsoleModel:
                                   + (" (resumed)" if event.resumed else ""), "dim")
 
     def _parked(self, event: Parked) -> None:
-        self._panel("tools", event, f"⏸ parked, waiting for the client's result of "
+        self._panel("tools", event, f"‖ parked, waiting for the client's result of "
                                     f"{', '.join(event.tool_names)} (up to "
                                     f"{event.timeout_s:g} s)", "warning")
 

@@ -15,7 +15,7 @@ from textual.widgets import Static
 PANEL_HELP = (
     ("1 Stream", "text of the selected flow as it streams (a: all flows); thinking dimmed"),
     ("2 Files", "every file Claude touched: tool, bytes, duration, outcome, absolute path; "
-                "⚠ when outside the working directory"),
+                "▲ when outside the working directory"),
     ("3 Tools", "tool calls and results; parked client tool calls and their resumption"),
     ("4 Aborts", "rate limits with reset times, retries, timeouts (which limit), cancels, "
                  "errors with their fix"),
