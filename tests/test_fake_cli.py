@@ -15,10 +15,10 @@ import os
 import signal
 import sys
 import time
+from asyncio.base_subprocess import BaseSubprocessTransport
 from pathlib import Path
 
 import pytest
-from conftest import eventually
 from claude_agent_sdk import (
     AssistantMessage,
     ClaudeAgentOptions,
@@ -43,6 +43,7 @@ from claude_agent_sdk import (
     tool,
 )
 from claude_agent_sdk._errors import ResultError
+from conftest import eventually
 
 pytestmark = pytest.mark.asyncio
 
@@ -69,8 +70,6 @@ def _alive(pid: int) -> bool:
 
 def _open_transports(pids: list[int]) -> list:
     """Subprocess transports of these pids still alive after a full collection."""
-    from asyncio.base_subprocess import BaseSubprocessTransport
-
     gc.collect()
     return [o for o in gc.get_objects()
             if isinstance(o, BaseSubprocessTransport) and o.get_pid() in pids]

@@ -153,6 +153,7 @@ async def test_conversation_moving_on_releases_the_parked_run(proxy, anthropic_c
     assert len(starts_since(mark)) == 1
     sent = json.dumps(user_frames_since(mark)[-1])
     assert "never mind, say hi" in sent
+
     def reasons() -> list[str]:
         return [e.reason for e in proxy.collect() if e.kind == "cancelled"]
 

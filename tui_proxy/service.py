@@ -36,10 +36,7 @@ def program() -> list[str]:
     """The absolute command that starts the proxy."""
     # The script of the interpreter running now first: an unactivated venv, or a pyenv version
     # whose shim on PATH would pick another install. Not resolved: a venv's script stays in it.
-    beside = Path(sys.executable).parent / NAME
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return [str(beside)]
-    found = shutil.which(NAME)
+    found = shutil.which(NAME, path=os.path.dirname(sys.executable)) or shutil.which(NAME)
     if found:
         return [os.path.abspath(found)]
     return [sys.executable, "-m", "tui_proxy"]
