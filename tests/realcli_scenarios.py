@@ -8,7 +8,7 @@ our proxy (Engine + ProxyServer) driving the CLI bundled in the SDK wheel, and a
 findings on stdout for the test to assert on; it always has ``cli_pids`` (CLI processes the
 proxy spawned), ``cli_alive_after`` and ``leftover_processes`` (any process descended from this
 one still running at the end; both must be empty).
-Scenarios: chat, parked, seeded, warm, client_cli, bench (the four start-up cases of
+Scenarios: chat, parked, continuations, seeded, warm, client_cli, bench (the four start-up cases of
 bench/warm_start.py --real; REALCLI_RUNS runs).
 Never run it outside such a namespace: the real CLI would try the internet. It refuses to.
 """
@@ -245,6 +245,69 @@ async def scenario_parked(work: Path) -> dict[str, Any]:
     return out
 
 
+async def scenario_continuations(work: Path) -> dict[str, Any]:
+    """A parked call answered with more than tool results: OpenCode's rejection + new
+    instruction, an image beside the result, Claude Code's role:system after results, and
+    a tool set that changed. Upstream must receive each last message as the client sent it."""
+    stub = MessagesStub([ToolUse("get_weather", {"city": "Paris"}), Text("Understood: hi"),
+                         ToolUse("get_weather", {"city": "Rome"}), Text("A red pixel."),
+                         ToolUse("get_weather", {"city": "Oslo"}), Text("Noted the agents."),
+                         ToolUse("get_weather", {"city": "Bern"}), Text("WebFetch is ready.")])
+    await stub.start()
+    offline_env(work / "home", stub.url)
+    out: dict[str, Any] = {"cases": {}}
+    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgAAACAAFUok9dAAAAAElFTkSu"
+           "QmCC")
+    fetch = {"name": "WebFetch", "description": "Fetch a URL", "input_schema": {
+        "type": "object", "properties": {"url": {"type": "string"}}}}
+    cases = {
+        "rejected": (lambda use: [
+            {"type": "tool_result", "tool_use_id": use, "is_error": True,
+             "content": "The user rejected permission to use this specific tool call."},
+            {"type": "text", "text": "Forget the weather. Just say hi."}], [WEATHER]),
+        "image": (lambda use: [
+            {"type": "tool_result", "tool_use_id": use, "content": "Cloudy"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                         "data": png}},
+            {"type": "text", "text": "What colour is this pixel?"}], [WEATHER]),
+        "system": (lambda use: [
+            {"type": "tool_result", "tool_use_id": use, "content": "Snow, -3C"}], [WEATHER]),
+        "tools_changed": (lambda use: [
+            {"type": "tool_result", "tool_use_id": use,
+             "content": [{"type": "tool_reference", "tool_name": "WebFetch"}]}],
+            [WEATHER, fetch]),
+    }
+    async with Harness(stub, work, pool_size=2) as h:
+        client = h.client()
+        for name, (last, tools) in cases.items():
+            messages: list[dict[str, Any]] = [{"role": "user", "content": f"weather {name}?"}]
+            first = await client.messages.create(model=MODEL, max_tokens=200, tools=[WEATHER],
+                                                 messages=messages)
+            use = next(b for b in first.content if b.type == "tool_use")
+            messages += [{"role": "assistant", "content": [b.model_dump() for b in first.content]},
+                         {"role": "user", "content": last(use.id)}]
+            if name == "system":
+                messages.append({"role": "system", "content": "Available agent types: explore"})
+            mark = len(stub.main_bodies())
+            reply = await client.messages.create(model=MODEL, max_tokens=200, tools=tools,
+                                                 messages=messages)
+            bodies = stub.main_bodies()[mark:]
+            out["cases"][name] = {
+                "reply": " ".join(b.text for b in reply.content if b.type == "text"),
+                "reply_types": [b.type for b in reply.content],
+                "upstream_requests": len(bodies),
+                "last_user": next((m for m in reversed(bodies[-1]["messages"])
+                                   if m["role"] == "user"), None) if bodies else None,
+                "upstream_tools": [t.get("name") for t in (bodies[-1].get("tools") or [])]
+                if bodies else [],
+                "tail_roles": [m["role"] for m in bodies[-1]["messages"][-4:]] if bodies else []}
+        pids = h.pids()
+    await stub.stop()
+    out["cli_pids"] = pids
+    out["cli_alive_after"] = await wait_gone(pids)
+    return out
+
+
 async def scenario_seeded(work: Path) -> dict[str, Any]:
     """A conversation the proxy never saw: its history must reach upstream as real turns."""
     stub = MessagesStub([Text("Tomorrow looks rainy.")])
@@ -401,6 +464,7 @@ async def scenario_bench(work: Path) -> dict[str, Any]:
             "cli_pids": pids, "cli_alive_after": await wait_gone(pids)}
 
 SCENARIOS = {"chat": scenario_chat, "parked": scenario_parked, "seeded": scenario_seeded,
+             "continuations": scenario_continuations,
              "warm": scenario_warm, "client_cli": scenario_client_cli, "bench": scenario_bench}
 
 

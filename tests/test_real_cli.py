@@ -85,6 +85,31 @@ def test_parked_client_tool_round_trip_through_the_real_cli():
     assert r["final_text"] == "It is sunny and 21C in Paris." and r["final_stop"] == "end_turn"
 
 
+def test_whatever_comes_beside_tool_results_reaches_upstream_as_sent():
+    """OpenCode's rejection + new instruction, an image beside a result, Claude Code's
+    role:system after results, a re-declared tool set: the stub (what the model saw) gets
+    the tool results and then the rest, in order, each case in one upstream request."""
+    r = run("continuations", timeout=120)
+    cases = r["cases"]
+    rejected = cases["rejected"]["last_user"]["content"]
+    assert rejected == [
+        {"type": "tool_result", "tool_use_id": rejected[0]["tool_use_id"], "is_error": True,
+         "content": "The user rejected permission to use this specific tool call."},
+        {"type": "text", "text": "Forget the weather. Just say hi."}]
+    assert cases["rejected"]["reply"] == "Understood: hi"
+    image = cases["image"]["last_user"]["content"]
+    assert [b["type"] for b in image] == ["tool_result", "image", "text"]
+    assert image[0]["content"] == "Cloudy" and image[2]["text"] == "What colour is this pixel?"
+    system = cases["system"]["last_user"]["content"]
+    assert system[0]["content"] == "Snow, -3C", "tool results stay byte-exact (no reminder)"
+    assert "Available agent types: explore" in system[1]["text"]
+    changed = cases["tools_changed"]
+    assert changed["upstream_tools"] == ["mcp__client__get_weather", "mcp__client__WebFetch"]
+    assert "WebFetch is now available" in json.dumps(changed["last_user"])
+    assert all(c["upstream_requests"] == 1 for c in cases.values()), \
+        "a retired parked CLI made no upstream call of its own"
+
+
 def test_unknown_history_reaches_upstream_as_real_turns():
     r = run("seeded")
     assert r["reply"] == "Tomorrow looks rainy."

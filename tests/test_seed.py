@@ -80,18 +80,39 @@ async def test_a_finished_tool_loop_reaches_a_fresh_cli_as_real_blocks(start_pro
                                                 "text": "FAKE:recall and tomorrow?"}]
 
 
-async def test_a_pending_tool_call_is_not_seeded_without_its_result(start_proxy):
-    """The seed stops before an unanswered tool_use; the loop travels as a record."""
+async def test_tool_results_of_a_lost_turn_resume_it_in_a_fresh_cli(start_proxy):
+    """No parked run holds the tool call (restart, timeout): the transcript ends with the
+    client's tool results and the CLI resumes that turn itself; nothing is sent as a record."""
     proxy = await start_proxy(pool_size=0)
     client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0)
     mark = len(read_log())
-    await client.messages.create(
+    reply = await client.messages.create(
         model="claude-sonnet-5-5", max_tokens=50, tools=TOOLS,
         messages=[{"role": "user", "content": "hello"},
                   {"role": "assistant", "content": "hi"}] + LOOP[:3])
-    resumed = [e for e in read_log()[mark:] if e.get("event") == "transcript_resumed"]
-    assert [m["role"] for m in resumed[0]["messages"]] == ["user", "assistant"]
-    frame = [e["frame"] for e in read_log()[mark:] if e.get("event") == "stdin"
-             and e["frame"].get("type") == "user"][0]
-    text = json.dumps(frame["message"]["content"])
-    assert "conversation_history" in text and "Sunny, 21C" in text and "toolu_1" in text
+    log = read_log()[mark:]
+    resumed = [e for e in log if e.get("event") == "transcript_resumed"]
+    assert [m["blocks"] for m in resumed[0]["messages"]] == [
+        ["text"], ["text"], ["text"], ["text", "tool_use"], ["tool_result"]]
+    (turn,) = [e for e in log if e.get("event") == "interrupted_turn_resumed"]
+    assert turn["blocks"] == [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "Sunny, 21C"},
+        {"type": "text", "text": "Continue from where you left off."}], \
+        "no trailing text of the client's: the CLI adds its own resume prompt"
+    frames = [e for e in log if e.get("event") == "stdin" and e["frame"].get("type") == "user"]
+    assert frames == [], "the turn continues without a prompt of ours"
+    assert reply.content[0].text.startswith("You said: Continue from where you left off.")
+
+
+async def test_text_beside_tool_results_of_a_lost_turn_is_the_resume_prompt(start_proxy):
+    proxy = await start_proxy(pool_size=0)
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0)
+    mark = len(read_log())
+    last = {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "Sunny, 21C"},
+        {"type": "text", "text": "Now in Fahrenheit please"}]}
+    reply = await client.messages.create(model="claude-sonnet-5-5", max_tokens=50,
+                                         tools=TOOLS, messages=LOOP[:2] + [last])
+    (turn,) = [e for e in read_log()[mark:] if e.get("event") == "interrupted_turn_resumed"]
+    assert turn["blocks"] == last["content"], "the model sees the message exactly as sent"
+    assert reply.content[0].text.startswith("You said: Now in Fahrenheit please")

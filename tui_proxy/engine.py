@@ -161,12 +161,19 @@ class Engine:
                 raise ProxyError("api_error", f"Claude Code CLI unavailable: {self.cli.error}",
                                  error_class="cli_not_found")
             adopt, adopted_from = None, None
+            answers_tools = flow.mode == "passthrough" and bool(tool_results_of(request))
             if flow.mode == "passthrough":
                 self.parked.release_superseded(request)
-                entry = self.parked.take(tool_results_of(request))
+                entry, why = self.parked.take(request)
                 if entry is not None:
                     adopt, adopted_from = entry.live, entry.flow.id
-            if adopt is None and resume is None:
+                elif why is not None:
+                    self.publish(Note(flow.id, "info", f"the parked turn cannot go on in its "
+                                      f"process: {why}; a fresh CLI resumes it from the exact "
+                                      "history"))
+            # Tool results continue a turn, which only a parked process or a seeded
+            # transcript can hold: a session resumed as a prompt would strip them.
+            if adopt is None and resume is None and not answers_tools:
                 claimed = self.conversations.claim(root, request.messages)
                 if claimed is not None:
                     resume = claimed.session_id

@@ -1,7 +1,11 @@
 """Parked runs: CLI turns waiting for the client's tool results.
 
 A run parks when its flow's response ended with client ``tool_use`` blocks. It is taken
-by the request that carries the matching ``tool_result`` ids, or released — its CLI
+by the request that carries the matching ``tool_result`` ids — when that request fits it:
+a parked call can only be answered with tool results, so a message that carries more (the
+user's new text after an interrupt or a rejected permission, an image, per-turn system
+context) or declares another tool set *retires* the run, and a fresh CLI seeded with the
+exact history resumes the turn (see ``sdk.seed``). Otherwise it is released — its CLI
 ended and its flow marked cancelled — when it times out, when the conversation arrives
 with a history that does not answer it (the user interrupted and moved on), when the
 operator cancels it, or at shutdown.
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .events import Cancelled
 from .flow import Flow, FlowState
 from .wire.errors import cancelled
+from .sdk.client_tools import offered_tools, tool_signature
 from .wire.history import blocks_of
 from .wire.request import MessagesRequest
 
@@ -63,15 +68,27 @@ class ParkedRuns:
         if entry.timer is not None:
             entry.timer.cancel()
 
-    def take(self, results: dict[str, Any]) -> ParkedEntry | None:
-        """The parked run these tool results answer, now owned by the caller."""
+    def take(self, request: MessagesRequest) -> tuple[ParkedEntry | None, str | None]:
+        """The parked run this request's tool results answer, now owned by the caller;
+        or (None, why) when the request answers one that cannot take it (retired)."""
+        last = blocks_of(request.messages[-1])
+        results = [b["tool_use_id"] for b in last if b.get("type") == "tool_result"]
         entry = next((self._by_id[i] for i in results if i in self._by_id), None)
         if entry is None:
-            return None
+            return None, None
         self._detach(entry)
         entry.flow.state = FlowState.DONE  # its tool calls got their answers
         self.engine._finish(entry.flow, None)
-        return entry
+        why = misfit(entry, request)
+        if why is not None:
+            self._spawn_close(entry)
+            return None, why
+        return entry, None
+
+    def _spawn_close(self, entry: ParkedEntry) -> None:
+        task = asyncio.ensure_future(entry.live.close())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def release_superseded(self, request: MessagesRequest) -> None:
         """Release runs whose tool calls appear in this history but are not answered by it."""
@@ -115,3 +132,25 @@ class ParkedRuns:
             self._spawn_release(entry, reason)
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
+
+
+def misfit(entry: ParkedEntry, request: MessagesRequest) -> str | None:
+    """Why this request cannot continue the parked turn, or None."""
+    extra = [b.get("type", "?") for b in blocks_of(request.messages[-1])
+             if b.get("type") != "tool_result"]
+    if extra:
+        kinds = ", ".join(sorted(set(extra)))
+        return (f"the message carries {len(extra)} block(s) beside its tool results ({kinds}), "
+                "which a parked tool call cannot take")
+    bridge = entry.live.bridge
+    now = tool_signature(offered_tools(request))
+    if bridge is not None and now != bridge.signature:
+        added = sorted(set(now) - set(bridge.signature))
+        removed = sorted(set(bridge.signature) - set(now))
+        changed = sorted(n for n in set(now) & set(bridge.signature)
+                         if now[n] != bridge.signature[n])
+        parts = [f"+{', +'.join(added)}" if added else "",
+                 f"-{', -'.join(removed)}" if removed else "",
+                 f"changed {', '.join(changed)}" if changed else ""]
+        return "the tool set changed (" + "; ".join(p for p in parts if p) + ")"
+    return None

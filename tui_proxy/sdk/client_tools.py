@@ -30,6 +30,36 @@ def client_name(model_facing: str) -> str:
     return model_facing[len(PREFIX):] if model_facing.startswith(PREFIX) else model_facing
 
 
+def referenced_tools(messages: list[dict[str, Any]]) -> set[str]:
+    """Tool names that ``tool_reference`` blocks in tool results have loaded."""
+    names: set[str] = set()
+    for message in messages:
+        content = message.get("content")
+        for block in content if isinstance(content, list) else []:
+            inner = block.get("content") if block.get("type") == "tool_result" else None
+            for item in inner if isinstance(inner, list) else []:
+                if isinstance(item, dict) and item.get("type") == "tool_reference":
+                    names.add(str(item.get("tool_name")))
+    return names
+
+
+def offered_tools(request: Any) -> list[dict[str, Any]]:
+    """The client tools Claude is offered: each declared tool, except ``defer_loading``
+    ones that no ``tool_reference`` has loaded yet (as the API defers them)."""
+    tools = getattr(request, "client_tools", None)
+    if tools is None:
+        tools = request.tools or []
+    loaded = referenced_tools(request.messages)
+    return [t for t in tools if not t.get("defer_loading") or t.get("name") in loaded]
+
+
+def tool_signature(tools: list[dict[str, Any]]) -> dict[str, str]:
+    """name -> what Claude is told about the tool; two runs with equal signatures offer the
+    same tools."""
+    return {t["name"]: json.dumps([t.get("description") or "", _schema(t)], sort_keys=True)
+            for t in tools}
+
+
 def _schema(tool: dict[str, Any]) -> dict[str, Any]:
     schema = tool.get("input_schema")
     if not isinstance(schema, dict) or not schema:
@@ -57,6 +87,10 @@ def to_mcp_content(content: Any) -> list[dict[str, Any]]:
                               "mimeType": source.get("media_type", "image/png")})
             else:
                 items.append({"type": "text", "text": f"[image: {source.get('url', '?')}]"})
+        elif kind == "tool_reference":
+            name = str(block.get("tool_name", "?"))
+            items.append({"type": "text", "text": f"Tool {name} is now available (call it as "
+                                                  f"{model_name(name)})."})
         elif kind == "document":
             source = block.get("source") or {}
             if source.get("type") == "text":
@@ -78,6 +112,7 @@ class ToolBridge:
 
     def __init__(self, tools: list[dict[str, Any]]) -> None:
         self.tools = {t["name"]: t for t in tools}
+        self.signature = tool_signature(tools)
         self._futures: dict[str, asyncio.Future[mcp_types.CallToolResult]] = {}
         self._calls: dict[str, tuple[str, dict[str, Any]]] = {}  # id -> (name, input) seen
         self._claimed: set[str] = set()

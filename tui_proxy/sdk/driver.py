@@ -29,12 +29,12 @@ from ..wire.errors import ClientGone, ProxyError, timed_out
 from ..wire.history import blocks_of, build_prompt
 from ..wire.request import MessagesRequest
 from ..wire.stream import MessageAccumulator, StreamTranslator
-from .client_tools import PREFIX, ToolBridge, client_name
+from .client_tools import PREFIX, ToolBridge, client_name, offered_tools
 from .failures import FailureFacts, classify_api_error, classify_exception
 from .live_run import LiveRun
 from .observe import ToolObserver, summarize
 from .options import build_options
-from .seed import write_seed
+from .seed import plan_seed, write_seed
 
 if TYPE_CHECKING:
     from ..pool import WarmPool
@@ -66,9 +66,10 @@ def tool_results_of(request: MessagesRequest) -> dict[str, dict[str, Any]]:
 
 def new_live_run(settings: Settings, request: MessagesRequest, mode: str,
                  cli_path: str | None, resume: str | None, flow_id: int,
-                 publish: Callable[[Event], None]) -> LiveRun:
+                 publish: Callable[[Event], None],
+                 extra_env: dict[str, str] | None = None) -> LiveRun:
     """A not-yet-connected run with its options, tool bridge and hook observer."""
-    bridge = ToolBridge(request.tools or []) if mode == "passthrough" else None
+    bridge = ToolBridge(offered_tools(request)) if mode == "passthrough" else None
     observer = ToolObserver(flow_id, settings.cwd, publish)
     holder: dict[str, LiveRun] = {}
     built = build_options(
@@ -76,7 +77,7 @@ def new_live_run(settings: Settings, request: MessagesRequest, mode: str,
         # A parked or warm run's stderr belongs to whichever flow drives it now.
         stderr=lambda line: holder["live"].stderr_sink(line),
         hooks=observer.hooks() if mode == "agent" else None, resume=resume,
-        client_tools=bridge.config() if bridge else None)
+        client_tools=bridge.config() if bridge else None, extra_env=extra_env)
     live = LiveRun(built, bridge, observer)
     live.stderr_sink = lambda line: None
     holder["live"] = live
@@ -129,7 +130,8 @@ class FlowDriver:
         self.translator = StreamTranslator(
             request.model, forward_thinking=request.wants_thinking,
             forward_types=frozenset({"text", "tool_use"} if passthrough else {"text"}),
-            tool_name=client_name if passthrough else None)
+            tool_name=client_name if passthrough else None,
+            forward_tool=(lambda name: self._offered(name)) if passthrough else None)
         self.pool = pool
         self.pool_key = pool_key
         self.retain = False  # set on DONE when the process may stay warm for the next turn
@@ -138,7 +140,10 @@ class FlowDriver:
         self.adopted_from = adopted_from
         self.reply = MessageAccumulator()  # what the client received, for the conversation map
         self._call_tool_uses: list[dict[str, Any]] = []  # client tool_use blocks of this call
-        self.seeded: tuple[str, int] | None = None  # (session id, messages it holds)
+        self.seeded: tuple[str, int] | None = None  # (session id, first message to send)
+        self.resume_env: dict[str, str] | None = None  # the CLI resumes an interrupted turn
+        # The client tools this run offers Claude: only calls of these go to the client.
+        self.offered = {t["name"] for t in offered_tools(request)} if passthrough else set()
 
     async def _emit(self, events: list[dict[str, Any]]) -> None:
         for event in events:
@@ -188,7 +193,10 @@ class FlowDriver:
                         self._seed_history()
                     if not await self._reuse_warm():
                         await self._connect(timeouts)
-                    await self._send(self._prompt_blocks())
+                    if self._resuming_turn():
+                        self.live.follow()  # the CLI continues the seeded turn by itself
+                    else:
+                        await self._send(self._prompt_blocks())
                 outcome = await self._pump(timeouts)
                 self.retain = (outcome == DONE and self.pool is not None
                                and not self.live.closed)
@@ -205,23 +213,22 @@ class FlowDriver:
     def _seed_history(self) -> None:
         """Give a fresh CLI the earlier turns as a real transcript it resumes (see seed.py).
 
-        The seed ends at the last assistant message that has no pending tool call, so the
-        API never sees a tool_use without its result; a tool loop after it travels in the
-        prompt as a tagged record, as without seeding.
+        When the new turn answers the last assistant message's tool calls (its parked run
+        is gone, could not take what the client sent beside the results, or has another
+        tool set), the transcript ends with those results and the CLI resumes the turn
+        itself, with the message's trailing text merged in: nothing the client sent is
+        lost or reordered. Otherwise the seed ends at the last assistant message with no
+        pending tool call and the rest is sent as the prompt.
         """
-        messages = self.request.messages
         if not self.settings.seed_history:
             return
-        cut = len(messages)
-        while cut > 0 and not (messages[cut - 1]["role"] == "assistant" and not any(
-                b.get("type") == "tool_use" for b in blocks_of(messages[cut - 1]))):
-            cut -= 1
-        if cut == 0:
-            return
         tools = self.mode == "passthrough"
+        plan = plan_seed(self.request.messages, tools=tools)
+        if plan is None:
+            return
         try:
             session_id, path = write_seed(
-                messages[:cut], cwd=self.settings.cwd, model=self._model() or "claude",
+                plan.transcript, cwd=self.settings.cwd, model=self._model() or "claude",
                 version="claude-proxy-tui", tools=tools,
                 rename=(lambda name: PREFIX + name) if tools else (lambda name: name))
         except OSError as exc:
@@ -229,11 +236,22 @@ class FlowDriver:
                               f"could not seed the session's history ({exc}); sending it as "
                               "a record in the new turn"))
             return
-        self.seeded = (session_id, cut)
+        self.seeded = (session_id, plan.prompt_from)
+        self.resume_env = plan.resume_env
         self.resume = session_id
         self.publish(Note(self.flow.id, "info",
-                          f"seeded session {session_id} with {cut} earlier message(s) as a "
-                          f"transcript ({path})"))
+                          f"seeded session {session_id} with {len(plan.transcript)} earlier "
+                          f"message(s) as a transcript ({path})"))
+        if plan.resume_env is not None:
+            self.publish(Note(self.flow.id, "info", (
+                "the CLI resumes the interrupted turn: the tool results and everything "
+                "beside them reach the model as sent") + (
+                "; the message has no trailing text, so the CLI adds its own 'Continue "
+                "from where you left off.'" if plan.default_prompt else "")))
+
+    def _resuming_turn(self) -> bool:
+        return bool(self.seeded and self.resume == self.seeded[0]
+                    and self.resume_env is not None)
 
     def _prompt_blocks(self) -> list[dict[str, Any]]:
         messages = self.request.messages
@@ -280,13 +298,17 @@ class FlowDriver:
                                                  "no CLI start-up"))
         return True
 
+    def _offered(self, model_facing: str) -> bool:
+        return model_facing.startswith(PREFIX) and client_name(model_facing) in self.offered
+
     def _model(self) -> str:
         from ..wire.models import resolve_model
         return resolve_model(self.request.model, self.settings.model_aliases)
 
     def _new_live(self, resume: str | None) -> LiveRun:
+        env = self.resume_env if self.seeded and resume == self.seeded[0] else None
         live = new_live_run(self.settings, self.request, self.mode, self.cli_path, resume,
-                            self.flow.id, self.publish)
+                            self.flow.id, self.publish, extra_env=env)
         self._attach(live)
         self.flow.options_summary = live.built.summary
         return live
@@ -314,6 +336,7 @@ class FlowDriver:
             if self.live is not None:
                 await self.live.close()
             self.resume = None
+            self.resume_env = None
             try:
                 await self._spawn(None)
             except Exception as exc2:
@@ -350,11 +373,6 @@ class FlowDriver:
             self.publish(ToolResult(self.flow.id, use["id"], use["name"],
                                     "error" if block.get("is_error") else "ok",
                                     summarize(block.get("content") or "")))
-        extra = [b for b in blocks_of(self.request.messages[-1]) if b.get("type") != "tool_result"]
-        if extra:
-            self.publish(Note(self.flow.id, "warning",
-                              f"{len(extra)} non-tool-result block(s) beside the tool results "
-                              "cannot join a parked turn and were not sent"))
         self.publish(Resumed(self.flow.id, self.adopted_from or 0, tuple(answered)))
         live.waiting_on = []
         self.flow.state = FlowState.STREAMING
@@ -464,7 +482,13 @@ class FlowDriver:
             for block in message.content:
                 if isinstance(block, ToolUseBlock):
                     live.tool_names[block.id] = block.name
-                    if self.mode == "passthrough":
+                    if self.mode == "passthrough" and not self._offered(block.name):
+                        # The CLI answers it with "No such tool available": never the client's.
+                        self.publish(Note(flow.id, "warning", (
+                            f"Claude called {block.name}, which this run does not offer; the "
+                            "CLI answered it with an error and it was not handed to the "
+                            "client")))
+                    elif self.mode == "passthrough":
                         name = client_name(block.name)
                         self._call_tool_uses.append({"id": block.id, "name": name,
                                                      "input": block.input})

@@ -60,17 +60,26 @@ class LiveRun:
         await self.client.query(_one_frame(blocks))
         self.messages = self.client.receive_response()
 
+    def follow(self) -> None:
+        """Read a turn the CLI started by itself (a resumed interrupted turn)."""
+        self.result = None
+        self.facts = FailureFacts()
+        self.waiting_on = []
+        self.messages = self.client.receive_response()
+
     async def close(self) -> None:
         """End the CLI process; shielded so a second cancel cannot leave it running."""
         if self.closed:
             return
         self.closed = True
-        if self.bridge is not None:
-            self.bridge.fail_all("The proxy released this tool call.")
 
         async def close() -> None:
             if self.result is None:
                 await self.transport.terminate_now()  # aborted mid-turn: no 5 s grace
+            # Only now unblock parked handlers: an answer given while the CLI still ran
+            # would let it continue the turn with an upstream call nobody reads.
+            if self.bridge is not None:
+                self.bridge.fail_all("The proxy released this tool call.")
             with suppress(Exception):
                 await asyncio.wait_for(self.client.disconnect(), CLOSE_BUDGET_S)
             if self.transport.is_alive():

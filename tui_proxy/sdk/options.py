@@ -21,6 +21,14 @@ SYSTEM_PROMPT_FILE_THRESHOLD = 64 * 1024
 MAX_BUFFER_SIZE = 64 * 1024 * 1024
 
 
+# Switches of the CLI that would change what the client sent before the model sees it.
+# Found in the bundled CLI's strings and checked against a recording upstream stub:
+# CLAUDE_CODE_TOTAL_TOKENS_REMINDER=off keeps tool results byte-exact (otherwise a
+# "<total_tokens>" reminder is appended inside every tool_result and a newline to its text);
+# ENABLE_TOOL_SEARCH=false keeps the client's tools declared as sent (no CLI tool search).
+CONVERSATION_ENV = {"CLAUDE_CODE_TOTAL_TOKENS_REMINDER": "off", "ENABLE_TOOL_SEARCH": "false"}
+
+
 def effective_mode(settings: Settings, request: MessagesRequest) -> str:
     """agent, passthrough (the default when the request carries tools) or chat."""
     if settings.mode == "agent":
@@ -81,6 +89,7 @@ def build_options(
     hooks: dict[str, list[HookMatcher]] | None = None,
     resume: str | None = None,
     client_tools: McpSdkServerConfig | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> BuiltOptions:
     temp_files: list[str] = []
     system_text = request.system_text
@@ -98,7 +107,11 @@ def build_options(
         # Only the servers we pass: none of the host's MCP configuration leaks in.
         strict_mcp_config=True,
     )
-    env = explicit_env()  # CLAUDE_PROXY_CLI_ENV_X=v: what the user gives the CLI on purpose
+    # What the user gives the CLI on purpose (CLAUDE_PROXY_CLI_ENV_X=v) wins over our
+    # conversation switches; a resumed interrupted turn's variables belong to this spawn.
+    # (Agent mode is the CLI's own conversation: its switches stay as they are.)
+    switches = {} if mode == "agent" else CONVERSATION_ENV
+    env = {**switches, **explicit_env(), **(extra_env or {})}
     if mode == "agent":
         system_prompt: Any = {"type": "preset", "preset": "claude_code"}
         if system_text:

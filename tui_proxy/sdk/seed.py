@@ -11,7 +11,17 @@ Limits the API imposes, handled here:
 * tool_use/tool_result blocks are only valid when the request defines tools; without
   tools (chat mode) they are kept as tagged text, as in ``wire.history``;
 * earlier thinking blocks are dropped (their signatures belong to the original call);
-* tool names are renamed to the names the CLI exposes (``mcp__client__<name>``).
+* tool names are renamed to the names the CLI exposes (``mcp__client__<name>``);
+* ``tool_reference`` blocks (a client's tool search loading deferred tools) become a text
+  naming the tool: the seeded run declares those tools itself.
+
+A history whose last user message answers the assistant's tool calls is an *interrupted
+turn*: the transcript ends with those tool results (and whatever the user sent beside them),
+and the CLI continues the turn on its own at connect (``CLAUDE_CODE_RESUME_INTERRUPTED_TURN``),
+merging ``CLAUDE_CODE_RESUME_PROMPT`` -- the message's trailing text -- into that message. The
+model then sees ``[tool_result…, …, text]`` exactly as the client sent it (observed on the
+real CLI 2.1.332 against a recording stub). Without trailing text the CLI adds its own
+"Continue from where you left off.".
 """
 
 from __future__ import annotations
@@ -22,10 +32,16 @@ import re
 import time
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ..wire.history import _Builder, blocks_of
+
+# The CLI reads the resume prompt from its environment; one variable may hold 128 KiB.
+RESUME_PROMPT_LIMIT = 96 * 1024
+RESUME_TURN_ENV = "CLAUDE_CODE_RESUME_INTERRUPTED_TURN"
+RESUME_PROMPT_ENV = "CLAUDE_CODE_RESUME_PROMPT"
 
 _SANITIZE = re.compile(r"[^a-zA-Z0-9]")
 _MAX_SANITIZED = 200
@@ -82,7 +98,7 @@ def convert_blocks(message: dict[str, Any], *, tools: bool,
                         "input": block.get("input") or {}})
         elif kind == "tool_result":
             kept = {"type": "tool_result", "tool_use_id": block["tool_use_id"],
-                    "content": block.get("content") if block.get("content") is not None else ""}
+                    "content": _result_content(block.get("content"), rename)}
             if block.get("is_error"):
                 kept["is_error"] = True
             out.append(kept)
@@ -93,6 +109,67 @@ def convert_blocks(message: dict[str, Any], *, tools: bool,
             text.block(block)
     flush_text()
     return out or [{"type": "text", "text": "(empty message)"}]
+
+
+def tool_reference_text(name: str, rename: Callable[[str], str]) -> str:
+    return f"Tool {name} is now available (call it as {rename(name)})."
+
+
+def _result_content(content: Any, rename: Callable[[str], str]) -> Any:
+    """A tool_result's content, with tool_reference blocks as text the API accepts."""
+    if content is None:
+        return ""
+    if not isinstance(content, list):
+        return content
+    return [{"type": "text", "text": tool_reference_text(str(b.get("tool_name", "?")), rename)}
+            if isinstance(b, dict) and b.get("type") == "tool_reference" else b
+            for b in content]
+
+
+@dataclass
+class SeedPlan:
+    """What a fresh CLI gets: ``transcript`` to resume, and either the index of the first
+    request message still to send as the prompt, or (an interrupted turn) the environment
+    that makes the CLI continue the turn by itself."""
+
+    transcript: list[dict[str, Any]]
+    prompt_from: int
+    resume_env: dict[str, str] | None = None
+    default_prompt: bool = False  # the CLI adds its own "Continue from where you left off."
+
+
+def answers_tool_calls(messages: list[dict[str, Any]]) -> bool:
+    """The last message is the user's tool results for the assistant message before it."""
+    if len(messages) < 2 or messages[-2]["role"] != "assistant":
+        return False
+    uses = {b.get("id") for b in blocks_of(messages[-2]) if b.get("type") == "tool_use"}
+    results = {b.get("tool_use_id") for b in blocks_of(messages[-1])
+               if b.get("type") == "tool_result"}
+    return bool(uses) and bool(uses & results)
+
+
+def plan_seed(messages: list[dict[str, Any]], *, tools: bool) -> SeedPlan | None:
+    if tools and answers_tool_calls(messages):
+        blocks = blocks_of(messages[-1])
+        tail = blocks[-1]
+        prompt = tail.get("text") if tail.get("type") == "text" else None
+        if prompt and prompt.strip() and len(prompt.encode()) <= RESUME_PROMPT_LIMIT \
+                and "\0" not in prompt:
+            blocks = blocks[:-1]
+        else:
+            prompt = None
+        env = {RESUME_TURN_ENV: "1"}
+        if prompt:
+            env[RESUME_PROMPT_ENV] = prompt
+        return SeedPlan(messages[:-1] + [{"role": "user", "content": blocks}], len(messages),
+                        env, default_prompt=prompt is None)
+    # Otherwise the seed ends at the last assistant message with no pending tool call, so
+    # the API never sees a tool_use without its result; the rest goes as the prompt.
+    cut = len(messages)
+    while cut > 0 and not (messages[cut - 1]["role"] == "assistant" and not any(
+            b.get("type") == "tool_use" for b in blocks_of(messages[cut - 1]))):
+        cut -= 1
+    return SeedPlan(messages[:cut], cut) if cut else None
 
 
 def transcript_lines(messages: list[dict[str, Any]], *, session_id: str, cwd: str,

@@ -11,6 +11,7 @@ from .errors import invalid_request
 BLOCK_TYPES = frozenset({
     "text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking",
     "server_tool_use", "web_search_tool_result", "search_result", "container_upload",
+    "tool_reference",  # a client's tool search result: loads a deferred tool by name
 })
 # Parameters the SDK offers no way to honour: accepted, and reported as ignored.
 IGNORED_PARAMS = ("temperature", "top_p", "top_k", "stop_sequences", "tool_choice",
@@ -93,6 +94,8 @@ def _check_block(block: Any, where: str, role: str) -> None:
     if kind == "tool_use" and (not isinstance(block.get("id"), str)
                                or not isinstance(block.get("name"), str)):
         raise invalid_request(f"{where}: tool_use blocks need string 'id' and 'name'")
+    if kind == "tool_reference" and not isinstance(block.get("tool_name"), str):
+        raise invalid_request(f"{where}.tool_name: must be a string")
     if kind == "tool_result":
         if role != "user":
             raise invalid_request(f"{where}: tool_result blocks belong in user messages")

@@ -24,9 +24,11 @@ def new_message_id() -> str:
 class StreamTranslator:
     def __init__(self, model: str, *, forward_thinking: bool,
                  forward_types: frozenset[str] = frozenset({"text"}),
-                 tool_name: Callable[[str], str] | None = None) -> None:
+                 tool_name: Callable[[str], str] | None = None,
+                 forward_tool: Callable[[str], bool] | None = None) -> None:
         self.model = model
         self.tool_name = tool_name
+        self.forward_tool = forward_tool  # which tool_use blocks (by name) reach the client
         self.message_id = new_message_id()
         self.forwarded_types = set(forward_types)
         if forward_thinking:
@@ -72,6 +74,9 @@ class StreamTranslator:
         if kind == "content_block_start":
             block = event.get("content_block") or {}
             if block.get("type") not in self.forwarded_types:
+                return []
+            if block.get("type") == "tool_use" and self.forward_tool is not None \
+                    and not self.forward_tool(block.get("name", "")):
                 return []
             out = self.start()
             if block.get("type") == "tool_use" and self.tool_name is not None:
