@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -202,6 +203,9 @@ async def scenario_parked(work: Path) -> dict[str, Any]:
     await stub.start()
     offline_env(work / "home", stub.url)
     out: dict[str, Any] = {}
+    project = work / "client-project"  # the client's own project, named in its prompt
+    project.mkdir()
+    system = f"You are a coding agent.\n<env>\n  Working directory: {project}\n</env>"
     async with Harness(stub, work, pool_size=2) as h:
         client = h.client()
         messages = [{"role": "user", "content": "What is the weather in Paris?"}]
@@ -209,7 +213,7 @@ async def scenario_parked(work: Path) -> dict[str, Any]:
         async with aiohttp.ClientSession() as session:
             async with session.post(h.url + "/v1/messages", json={
                     "model": MODEL, "max_tokens": 200, "stream": True, "tools": [WEATHER],
-                    "messages": messages}) as resp:
+                    "system": system, "messages": messages}) as resp:
                 raw = await resp.read()
         checked = check_stream(raw, expect_error=False)
         content = _blocks_of(checked.events)
@@ -224,7 +228,7 @@ async def scenario_parked(work: Path) -> dict[str, Any]:
                                                    "tool_use_id": uses[0]["id"],
                                                    "content": "Sunny, 21C"}]}]
         async with client.messages.stream(model=MODEL, max_tokens=200, tools=[WEATHER],
-                                          messages=messages) as stream:
+                                          system=system, messages=messages) as stream:
             out["final_text"] = "".join([t async for t in stream.text_stream])
             final = await stream.get_final_message()
         out["final_stop"] = final.stop_reason
@@ -233,6 +237,11 @@ async def scenario_parked(work: Path) -> dict[str, Any]:
     bodies = stub.main_bodies()
     out["upstream_main_requests"] = len(bodies)
     out["upstream_tools"] = [t.get("name") for t in (bodies[0].get("tools") or [])]
+    dumps = [json.dumps(b) for b in bodies]
+    out["upstream_workdirs"] = [re.findall(r"Primary working directory: ([^\\\n]+?)\\n", d)
+                                for d in dumps]
+    out["client_project"] = str(project)
+    out["proxy_cwd_seen"] = any(f"directory: {work}\\n" in d for d in dumps)
     results = []
     for body in bodies:
         for message in body.get("messages", []):

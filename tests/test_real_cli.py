@@ -83,6 +83,9 @@ def test_parked_client_tool_round_trip_through_the_real_cli():
         b.get("text", "") for b in content)
     assert text == "Sunny, 21C"
     assert r["final_text"] == "It is sunny and 21C in Paris." and r["final_stop"] == "end_turn"
+    # one working directory: the client's project, never the proxy's own cwd
+    assert r["upstream_workdirs"] == [[r["client_project"]], [r["client_project"]]]
+    assert not r["proxy_cwd_seen"]
 
 
 def test_whatever_comes_beside_tool_results_reaches_upstream_as_sent():

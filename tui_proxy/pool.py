@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 def pool_key(settings: "Settings", request: MessagesRequest, mode: str,
              cli_path: str | None) -> str:
     from .sdk.client_tools import offered_tools
-    spawn_time = [mode, request.system_text, offered_tools(request),
-                  request.thinking or {}, settings.cwd, settings.permission_mode, cli_path]
+    from .sdk.workdir import run_cwd
+    cwd = run_cwd(settings.cwd, request.system_text, mode)
+    spawn_time = [mode, request.system_text, offered_tools(request), request.thinking or {},
+                  cwd, settings.permission_mode, cli_path]
     raw = json.dumps(spawn_time, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 

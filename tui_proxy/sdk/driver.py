@@ -35,6 +35,7 @@ from .live_run import LiveRun
 from .observe import ToolObserver, summarize
 from .options import build_options
 from .seed import plan_seed, write_seed
+from .workdir import run_cwd
 
 if TYPE_CHECKING:
     from ..pool import WarmPool
@@ -228,7 +229,8 @@ class FlowDriver:
             return
         try:
             session_id, path = write_seed(
-                plan.transcript, cwd=self.settings.cwd, model=self._model() or "claude",
+                plan.transcript, cwd=run_cwd(self.settings.cwd, self.request.system_text,
+                                             self.mode), model=self._model() or "claude",
                 version="claude-proxy-tui", tools=tools,
                 rename=(lambda name: PREFIX + name) if tools else (lambda name: name))
         except OSError as exc:

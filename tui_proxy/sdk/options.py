@@ -14,6 +14,7 @@ from ..settings import Settings
 from ..wire.models import resolve_model
 from ..wire.request import MessagesRequest
 from .child import explicit_env
+from .workdir import run_cwd
 
 # A single CLI argument over 128 KiB makes exec fail (E2BIG); stay well below it.
 SYSTEM_PROMPT_FILE_THRESHOLD = 64 * 1024
@@ -95,7 +96,7 @@ def build_options(
     system_text = request.system_text
     common: dict[str, Any] = dict(
         model=resolve_model(request.model, settings.model_aliases),
-        cwd=settings.cwd,
+        cwd=run_cwd(settings.cwd, system_text, mode),
         cli_path=cli_path,
         include_partial_messages=True,
         stderr=stderr,
@@ -149,7 +150,7 @@ def build_options(
     summary = {
         "mode": mode,
         "model": options.model,
-        "cwd": settings.cwd,
+        "cwd": common["cwd"],
         "cli_path": cli_path,
         "tools": ("claude_code" if mode == "agent" else
                   [t["name"] for t in request.tools or []] if mode == "passthrough" else []),
