@@ -298,12 +298,14 @@ async def scenario_continuations(work: Path) -> dict[str, Any]:
             if name == "system":
                 messages.append({"role": "system", "content": "Available agent types: explore"})
             mark = len(stub.main_bodies())
+            started = time.perf_counter()
             reply = await client.messages.create(model=MODEL, max_tokens=200, tools=tools,
                                                  messages=messages)
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
             bodies = stub.main_bodies()[mark:]
             out["cases"][name] = {
                 "reply": " ".join(b.text for b in reply.content if b.type == "text"),
-                "reply_types": [b.type for b in reply.content],
+                "reply_types": [b.type for b in reply.content], "ms": elapsed_ms,
                 "upstream_requests": len(bodies),
                 "last_user": next((m for m in reversed(bodies[-1]["messages"])
                                    if m["role"] == "user"), None) if bodies else None,
