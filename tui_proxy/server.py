@@ -16,11 +16,13 @@ from aiohttp import web
 
 from . import __version__
 from .engine import Engine, new_request_id
+from .events import Note
 from .journal import Journal
 from .protocol_errors import shape_protocol_errors
 from .security import check_bind, check_body, check_depth, refusal
 from .sdk.cli_locate import probe_version
 from .sinks import SESSION_HEADER, JsonSink, SseSink
+from .threads import ThreadMap
 from .wire.errors import ProxyError, not_found
 from .wire.models import find_model, list_page
 from .wire.request import parse_body, parse_messages_request
@@ -104,7 +106,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
     data: Any = None
     try:
         data = await _read_json(request)
-        parsed = parse_messages_request(data)
+        # A message thread's continue becomes the full request (see threads.py).
+        turn = ThreadMap.of(engine).begin(data, request.content_length)
+        parsed = parse_messages_request(turn.body if turn else data)
     except ProxyError as exc:
         # Refused before it could run: still a flow with a terminal state, seen and journalled.
         engine.reject(exc, method=request.method, path=request.path, client=client,
@@ -112,12 +116,15 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise
     flow = engine.open_flow(parsed, method=request.method, path=request.path, client=client,
                             request_id=request_id, body=data)
+    if turn is not None:
+        engine.publish(Note(flow.id, "info", turn.note))
     sink: SseSink | JsonSink
     sink = (SseSink(request, request_id, engine.settings.ping_interval_s) if parsed.stream
             else JsonSink())
     resume = request.headers.get(SESSION_HEADER) or None
-    task = asyncio.create_task(engine.execute(flow, parsed, sink, resume=resume),
-                               name=f"flow-{flow.id}")
+    task = asyncio.create_task(
+        engine.execute(flow, parsed, turn.recorder(sink) if turn else sink, resume=resume),
+        name=f"flow-{flow.id}")
     flow.task = task
     keepalive = asyncio.create_task(sink.keepalive()) if isinstance(sink, SseSink) else None
     try:
@@ -134,6 +141,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
             keepalive.cancel()
         if task.done():
             flow.task = None  # the finished task holds the driver and its CLI client: let go
+    if turn is not None and error is not None:
+        turn.discard()
     headers = {"request-id": request_id}
     if flow.session_id:
         headers[SESSION_HEADER] = flow.session_id
