@@ -209,3 +209,47 @@ async def test_replay_refuses_truncated_absent_and_unknown(journal, capfd):
     assert "no flow 77" in capfd.readouterr().err
     assert await asyncio.to_thread(main, ["replay", "1", *base]) == 2  # nobody listens on :9
     assert "no proxy at http://127.0.0.1:9" in capfd.readouterr().err
+
+
+def test_log_json_honours_limit(journal, capsys):
+    assert main(["log", "--journal-dir", str(journal), "--json", "--limit", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["proxy_run"], r["flow_id"]) for r in rows] == [(RUN_B, 1), (RUN_B, 2)], \
+        "the latest 2 flows, as the table shows them"
+    # without --limit, JSON is an export: every flow, not the table's 50 rows
+    many = journal.parent / "many"
+    write(day_file(many, NOW - 60), [rec for i in range(1, 61)
+                                     for rec in (start_rec(RUN_A, i, NOW - 60 + i),
+                                                 end_rec(RUN_A, i, NOW - 59 + i))])
+    assert main(["log", "--journal-dir", str(many), "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 60
+    assert main(["log", "--journal-dir", str(many)]) == 0
+    assert "(latest 50 of 60 shown" in capsys.readouterr().out
+
+
+def test_log_flow_labels_are_plain_text(journal, capsys):
+    # rich would render ":ID:" as an emoji code ("RUN🆔")
+    assert main(["log", "--journal-dir", str(journal), "--flow", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "RUN:ID" in out and "\U0001f194" not in out
+
+
+@pytest.mark.parametrize("extra", [["--json"], ["--limit", "0"]])
+def test_log_into_a_closed_pipe_exits_quietly(tmp_path, extra):
+    """`log --json | head -1`: the reader goes away; no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    big = tmp_path / "big"
+    write(day_file(big, NOW - 60), [rec for i in range(1, 2001)
+                                    for rec in (start_rec(RUN_A, i, NOW - 60),
+                                                end_rec(RUN_A, i, NOW - 59))])
+    proc = subprocess.Popen([sys.executable, "-m", "tui_proxy", "log", "--journal-dir", str(big),
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**__import__("os").environ, "COLUMNS": "120"})
+    assert proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does after its line
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err
+    assert proc.returncode == 141, "128 + SIGPIPE, as a CLI tool killed by SIGPIPE exits"

@@ -183,8 +183,9 @@ def cmd_log(argv: list[str]) -> int:
                         help="one flow's timeline (ID, or RUN:ID to pick a proxy run)")
     parser.add_argument("--since", metavar="WHEN",
                         help="ISO date/time (2025-01-31, 2025-01-31T14:00) or relative (30m, 2h, 1d)")
-    parser.add_argument("--limit", type=int, default=50,
-                        help="rows shown in the table (default 50; totals cover all)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="show the latest N flows (default: 50 in the table, all with --json; "
+                        "0: all; totals cover all)")
     parser.add_argument("--json", action="store_true", help="one JSON object per flow")
     args = parser.parse_args(argv)
     return log_main(args)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from datetime import datetime
 from typing import Any
@@ -133,9 +135,38 @@ def print_timeline(flow: Flow, console: Any) -> None:
                            "running", style="magenta"))
 
 
+TABLE_LIMIT = 50  # rows the table shows without --limit; --json shows every flow
+
+
 def main(args: argparse.Namespace) -> int:
+    """``log``; a reader that goes away (``log --json | head -1``) ends it quietly."""
+    try:
+        code = _main(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # What a CLI tool killed by SIGPIPE does: no traceback, status 128 + SIGPIPE. Point
+        # stdout at /dev/null so the interpreter's own flush at exit cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + signal.SIGPIPE
+
+
+def _plain_console() -> Any:
+    """Plain text: no emoji codes (":ID:" would print as an emoji), no markup in ids or paths;
+    a closed pipe raises BrokenPipeError (rich would exit 1 itself) for main() to answer."""
     from rich.console import Console
 
+    class PlainConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return PlainConsole(emoji=False, markup=False)
+
+
+def _main(args: argparse.Namespace) -> int:
     override = getattr(args, "journal_dir", None)
     settings = None
     if not override:
@@ -151,7 +182,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"claude-proxy-tui log: {exc}", file=sys.stderr)
         return 2
     journal = load_journal(directory, since)
-    console = Console()
+    console = _plain_console()
     if not journal.files:
         print(f"claude-proxy-tui log: no journal in {directory}"
               + (" (journal_max_mb = 0 turns it off)" if settings and not settings.journal_max_mb
@@ -181,11 +212,12 @@ def main(args: argparse.Namespace) -> int:
         return 0
 
     chosen = select(journal.flows, failed=args.failed, slow=args.slow)
+    limit = args.limit if args.limit is not None else None if args.json else TABLE_LIMIT
+    shown = chosen[-limit:] if limit and limit > 0 else chosen
     if args.json:
-        for flow in chosen:
+        for flow in shown:
             print(json.dumps(flow.summary()))
         return 0
-    shown = chosen[-args.limit:] if args.limit and args.limit > 0 else chosen
     if chosen:
         print_table(journal.flows, shown, console)
         if len(shown) < len(chosen):
