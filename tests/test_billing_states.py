@@ -127,9 +127,9 @@ async def test_extra_usage_refusal_is_distinct_never_retried_and_quotes_anthropi
 
 @pytest.mark.parametrize("directive, exc, status, error_type, error_class, fragment", [
     ("FAKE:auth", anthropic.AuthenticationError, 401, "authentication_error", "auth",
-     "run `claude login`"),
+     "run `claude-proxy-tui login`"),
     ("FAKE:auth=401", anthropic.AuthenticationError, 401, "authentication_error", "auth",
-     "run `claude login`"),
+     "run `claude-proxy-tui login`"),
     ("FAKE:overloaded", anthropic.OverloadedError, 529, "overloaded_error", "overloaded",
      "529 Overloaded"),
 ])

@@ -311,3 +311,29 @@ async def test_a_quick_first_flow_shows_its_text_once(tmp_path):
         await until(pilot, lambda: "You said: quick" in stream_text(app))
         await pilot.pause(0.5)
         assert stream_text(app).count("You said: quick") == 1
+
+
+async def test_login_state_is_live_and_l_runs_the_clis_own_login(tmp_path, monkeypatch):
+    """The bar asks the CLI the proxy drives, with the environment it gets (a stripped
+    ANTHROPIC_API_KEY is no login); an auth error re-checks it; L runs `auth login`."""
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "cli-config"))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-stripped")
+    app = ProxyConsole(make_settings(tmp_path), run_doctor=True, screenshot_dir=tmp_path / "s")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: app.login.startswith("NO"))
+        assert "claude-proxy-tui login" in app.login
+        assert "login NO" in rendered(app.query_one("#status"), 200)
+        with pytest.raises(anthropic.AuthenticationError) as caught:
+            await client(app).messages.create(model=MODEL, max_tokens=20, messages=[
+                {"role": "user", "content": "FAKE:auth"}])
+        assert "claude-proxy-tui login" in caught.value.message
+        # logged in elsewhere meanwhile: the auth error makes the console ask again
+        (tmp_path / "cli-config").mkdir(exist_ok=True)
+        (tmp_path / "cli-config" / ".credentials.json").write_text("{}")
+        await until(pilot, lambda: app.login == "yes")
+        (tmp_path / "cli-config" / ".credentials.json").unlink()
+        await pilot.press("r")
+        await until(pilot, lambda: app.login.startswith("NO"))
+        await pilot.press("L")  # the headless test driver cannot hand the terminal over
+        await until(pilot, lambda: any("cannot hand over" in str(n.message)
+                                       for n in app._notifications))

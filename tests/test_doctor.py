@@ -45,7 +45,7 @@ def by_name(checks: list[Check]) -> dict[str, Check]:
     return {c.name: c for c in checks}
 
 
-async def test_fake_cli_is_reported_as_a_stub_and_login_falls_back_to_credentials(tmp_path, env):
+async def test_fake_cli_is_reported_as_a_stub_and_its_auth_status_decides_login(tmp_path, env):
     flags = {"cli_path": str(FAKE_CLAUDE), "cwd": str(tmp_path), "port": 0}
     checks = by_name(await run_checks(flags, None, env, timeout=5))
     cli = checks["claude CLI"]
@@ -53,9 +53,33 @@ async def test_fake_cli_is_reported_as_a_stub_and_login_falls_back_to_credential
     assert str(FAKE_CLAUDE) in cli.detail and "flag:--cli-path" in cli.detail
     assert "2.1.330" in cli.detail and cli.fix
     login = checks["logged in"]
-    assert login.status == WARN and "claude login" in login.fix
-    assert "no `auth status --json`" in login.detail
+    assert login.status == FAIL and "claude-proxy-tui login" in login.fix
+    assert "`claude auth status`: not logged in" in login.detail
 
+    creds = Path(env["CLAUDE_CONFIG_DIR"]) / ".credentials.json"
+    creds.parent.mkdir()
+    creds.write_text('{"claudeAiOauth": {}}')
+    login = by_name(await run_checks(flags, None, env, timeout=5))["logged in"]
+    assert login == Check("logged in", PASS, "`claude auth status`: logged in via claude.ai")
+
+
+async def test_a_stripped_api_key_does_not_count_as_a_login(tmp_path, env):
+    """The proxy drops ANTHROPIC_API_KEY from the CLI's environment: the CLI, asked with the
+    environment it really gets, is not logged in, and doctor says the key is ignored."""
+    flags = {"cli_path": str(FAKE_CLAUDE), "cwd": str(tmp_path), "port": 0}
+    checks = await run_checks(flags, None, {**env, "ANTHROPIC_API_KEY": "sk-ant-x"}, timeout=5)
+    assert by_name(checks)["logged in"].status == FAIL
+    ignored = [c for c in checks if c.name == "environment" and "ignored" in c.detail]
+    assert ignored and "claude-proxy-tui login" in ignored[0].fix
+    given = {**env, "CLAUDE_PROXY_CLI_ENV_ANTHROPIC_API_KEY": "sk-ant-x"}
+    login = by_name(await run_checks(flags, None, given, timeout=5))["logged in"]
+    assert login.status == PASS and "api_key" in login.detail
+
+
+async def test_login_falls_back_to_credentials_when_the_cli_cannot_say(tmp_path, env):
+    flags = {"cli_path": str(stub_cli(tmp_path)), "cwd": str(tmp_path), "port": 0}
+    login = by_name(await run_checks(flags, None, env, timeout=5))["logged in"]
+    assert login.status == WARN and "no `auth status --json`" in login.detail
     creds = Path(env["CLAUDE_CONFIG_DIR"]) / ".credentials.json"
     creds.parent.mkdir()
     creds.write_text('{"claudeAiOauth": {}}')
@@ -75,7 +99,7 @@ async def test_real_packaging_passes_and_auth_status_decides_login(tmp_path, env
     stub_cli(tmp_path, auth="echo '{\"loggedIn\": false, \"authMethod\": \"none\"}'; exit 1")
     login = by_name(await run_checks(flags, None, env, timeout=5))["logged in"]
     assert login.status == FAIL and "not logged in" in login.detail
-    assert "claude login" in login.fix
+    assert "claude-proxy-tui login" in login.fix
 
 
 async def test_an_auth_probe_that_hangs_is_a_warning_not_a_failure(tmp_path, env):
@@ -133,16 +157,27 @@ async def test_port_in_use_fails_and_our_own_proxy_is_named(tmp_path, start_prox
     ("http://127.0.0.1:4000", WARN, "not to Anthropic"),
     ("https://gateway.example.com", WARN, "not to Anthropic"),
 ])
-def test_base_url_that_loops_back_to_the_proxy(tmp_path, url, status, fragment):
+def test_base_url_given_to_the_cli_that_loops_back_to_the_proxy(tmp_path, url, status,
+                                                                 fragment):
     settings = Settings(cwd=str(tmp_path), port=3456)
-    [check] = check_env(settings, {"ANTHROPIC_BASE_URL": url})
+    [check] = check_env(settings, {"CLAUDE_PROXY_CLI_ENV_ANTHROPIC_BASE_URL": url})
     assert check.status == status and fragment in check.detail and check.fix
 
 
-def test_env_key_and_clean_env(tmp_path):
+def test_the_proxys_own_base_url_is_said_not_to_reach_the_cli(tmp_path):
+    settings = Settings(cwd=str(tmp_path), port=3456)
+    [check] = check_env(settings, {"ANTHROPIC_BASE_URL": "http://127.0.0.1:3456"})
+    assert check.status == PASS and "not passed to the CLI" in check.detail
+
+
+def test_an_api_key_the_proxy_strips_is_reported_as_ignored(tmp_path):
     settings = Settings(cwd=str(tmp_path))
     [key] = check_env(settings, {"ANTHROPIC_API_KEY": "sk-ant-x"})
     assert key.status == WARN and "sk-ant-x" not in key.detail
+    assert "ignored" in key.detail and "bills" not in key.detail
+    assert "claude-proxy-tui login" in key.fix
+    [given] = check_env(settings, {"CLAUDE_PROXY_CLI_ENV_ANTHROPIC_API_KEY": "sk-ant-y"})
+    assert given.status == WARN and "bills that API key" in given.detail
     assert [c.status for c in check_env(settings, {})] == [PASS]
 
 

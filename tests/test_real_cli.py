@@ -144,3 +144,26 @@ def test_claude_code_itself_as_the_client():
     assert r["upstream_main_requests"] == 2
     assert "Say hi" in r["upstream_dump"][0]
     assert "Say hi" in r["upstream_dump"][1] and "Say more" in r["upstream_dump"][1]
+
+
+def test_the_login_advice_names_a_command_the_real_cli_has():
+    """`claude-proxy-tui login` runs the command the bundled CLI's own help lists; the CLI
+    (2.1.33x) has no top-level `login`, so a hint saying `claude login` would be false."""
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    probe = ("import asyncio, json, sys; sys.path.insert(0, %r); "
+             "from tui_proxy.login import auth_commands; "
+             "from tests.realcli_scenarios import bundled_cli, only_loopback; "
+             "assert only_loopback(); "
+             "c = asyncio.run(auth_commands(str(bundled_cli()))); "
+             "print(json.dumps(None if c is None else [c.login, c.logout, c.status, c.source]))"
+             % str(SCENARIOS.parent.parent))
+    proc = subprocess.run(["unshare", "-rn", "sh", "-c",
+                           f"ip link set lo up && exec {sys.executable} -c \"$0\"", probe],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=str(SCENARIOS.parent.parent))
+    assert proc.returncode == 0, proc.stderr
+    login, logout, status, source = json.loads(proc.stdout.splitlines()[-1])
+    assert login == ["auth", "login"] and logout == ["auth", "logout"]
+    assert status == ["auth", "status"] and source == "claude auth --help"

@@ -20,6 +20,10 @@ SUBCOMMAND_HELP = {
     "install-service": "install (or --uninstall, --print) a systemd user unit / launchd agent",
     "log": "read the request journal: table, filters, per-flow timeline, totals",
     "replay": "re-send a journalled request to the running proxy",
+    "login": "log in the Claude Code CLI this proxy drives (its own `auth login`), then check",
+    "logout": "log out the CLI this proxy drives",
+    "status": "is the CLI this proxy drives logged in, as it will see it? exit 0/1/2",
+    "claude": "run the CLI this proxy drives with ARGS (no PATH entry needed)",
 }
 
 
@@ -205,6 +209,35 @@ def cmd_replay(argv: list[str]) -> int:
     return replay_main(args)
 
 
+def _auth_command(action: str) -> Callable[[list[str]], int]:
+    def command(argv: list[str]) -> int:
+        from .login import auth_main
+
+        parser = _subparser(action)
+        parser.add_argument("--config", help="settings file (TOML), for cli_path")
+        parser.add_argument("--cli-path", dest="cli_path", help="the claude executable")
+        args = parser.parse_args(argv)
+        settings = _load(args)
+        return 2 if settings is None else auth_main(action, settings)
+    return command
+
+
+def cmd_claude(argv: list[str]) -> int:
+    """Everything after ``claude`` goes to the CLI untouched (settings from env and file)."""
+    from .login import proxy_cli, run_cli
+
+    try:
+        settings = load_settings(flags={})
+    except SettingsError as exc:
+        print(f"claude-proxy-tui: {exc}", file=sys.stderr)
+        return 2
+    path, error = proxy_cli(settings)
+    if error or not path:
+        print(f"claude-proxy-tui: no Claude Code CLI to run: {error}", file=sys.stderr)
+        return 2
+    return run_cli(path, argv)
+
+
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "init-config": cmd_init_config,
     "config": cmd_config,
@@ -212,4 +245,8 @@ SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "install-service": cmd_install_service,
     "log": cmd_log,
     "replay": cmd_replay,
+    "login": _auth_command("login"),
+    "logout": _auth_command("logout"),
+    "status": _auth_command("status"),
+    "claude": cmd_claude,
 }

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from .login import LOGIN_ADVICE, PROXY_LOGIN, cli_environment, ignored_credentials
 from .sdk.cli_locate import CliInfo, locate_cli, probe_version
 from .settings import Settings, SettingsError, default_config_path, load_settings
 
@@ -186,7 +187,9 @@ def _credential_files(env: Mapping[str, str]) -> str | None:
 
 
 async def check_login(info: CliInfo, env: Mapping[str, str], timeout: float) -> Check:
-    fix = "run `claude login` (or `claude setup-token`) as the user who runs the proxy"
+    """Logged in as the proxy's CLI will see it: its environment, not the proxy's."""
+    env = cli_environment(env)
+    fix = LOGIN_ADVICE
     status: dict | str = "no CLI to ask"
     if info.path and not info.error:
         status = await _auth_status(info.path, env, timeout)
@@ -290,7 +293,14 @@ def _local_addresses() -> set[str]:
 
 def check_env(settings: Settings, env: Mapping[str, str]) -> list[Check]:
     checks = []
-    base = env.get("ANTHROPIC_BASE_URL", "").strip()
+    cli_env = cli_environment(env)
+    base = cli_env.get("ANTHROPIC_BASE_URL", "").strip()
+    given = "CLAUDE_PROXY_CLI_ENV_ANTHROPIC_BASE_URL"
+    if env.get("ANTHROPIC_BASE_URL") and not base:
+        checks.append(Check(
+            "environment", PASS,
+            f"ANTHROPIC_BASE_URL={env['ANTHROPIC_BASE_URL'].strip()} is set in the proxy's "
+            "environment and not passed to the CLI (it would loop back to a proxy)"))
     if base:
         parts = urlsplit(base if "://" in base else f"http://{base}")
         try:
@@ -301,20 +311,26 @@ def check_env(settings: Settings, env: Mapping[str, str]) -> list[Check]:
                                              settings.port):
             checks.append(Check(
                 "environment", FAIL,
-                f"ANTHROPIC_BASE_URL={base} points at this proxy: the CLI inherits it and would "
-                "send its own API calls back here, in a loop",
-                "unset ANTHROPIC_BASE_URL in the proxy's environment (set it only for the "
-                "clients you point at the proxy)"))
+                f"{given}={base} points at this proxy: the CLI would send its own API calls "
+                "back here, in a loop", f"unset {given}"))
         else:
             checks.append(Check(
                 "environment", WARN,
-                f"ANTHROPIC_BASE_URL={base}: the CLI will send its API calls there, not to "
-                "Anthropic", "unset it in the proxy's environment unless that is intended"))
-    if env.get("ANTHROPIC_API_KEY"):
+                f"{given}={base}: the CLI will send its API calls there, not to Anthropic",
+                f"unset {given} unless that is intended"))
+    for name in ignored_credentials(env):
         checks.append(Check(
             "environment", WARN,
-            "ANTHROPIC_API_KEY is set: the CLI bills that API key (per token) instead of your "
-            "`claude login` subscription", "unset it in the proxy's environment to use the login"))
+            f"{name} is set but ignored: the proxy does not pass it to the CLI (it often points "
+            "a shell at a proxy); the CLI uses its own login",
+            f"{PROXY_LOGIN}; or, to make the CLI bill that key per token, set "
+            f"CLAUDE_PROXY_CLI_ENV_{name}"))
+    if cli_environment(env).get("ANTHROPIC_API_KEY"):
+        checks.append(Check(
+            "environment", WARN,
+            "CLAUDE_PROXY_CLI_ENV_ANTHROPIC_API_KEY is set: the CLI bills that API key (per "
+            "token) instead of your subscription login",
+            "unset it to use the subscription login"))
     for name in ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"):
         if env.get(name) and env.get(name) not in ("0", "false"):
             checks.append(Check("environment", WARN,
@@ -322,7 +338,7 @@ def check_env(settings: Settings, env: Mapping[str, str]) -> list[Check]:
                                 f"unset {name} unless that is intended"))
     if not checks:
         checks.append(Check("environment", PASS,
-                            "no ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY that would redirect the CLI"))
+                            "no ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY reaches the CLI"))
     return checks
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
@@ -23,7 +23,8 @@ from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 from .. import logbridge
 from ..bus import EventBus
 from ..engine import Engine
-from ..events import SettingsApplied
+from ..events import FlowFailed, SettingsApplied
+from ..login import PROXY_LOGIN
 from ..server import ProxyServer
 from ..settings import Settings, SettingsError, load_settings
 from .commands import ConsoleCommands
@@ -43,6 +44,7 @@ PANEL_TITLES = {"stream": "Stream", "files": "Files", "tools": "Tools", "aborts"
                 "stderr": "Stderr", "sessions": "Sessions", "log": "Log", "doctor": "Doctor"}
 DRAIN_HZ = 5
 DRAIN_LIMIT = 50_000
+LOGIN_RECHECK_S = 300  # the status bar's login state is asked again this often
 
 
 def default_screenshot_dir() -> Path:
@@ -77,6 +79,9 @@ class ProxyConsole(App[int]):
                 tooltip="Clear the log of the panel on show"),
         Binding("s", "screenshot", "Shot", id="screenshot",
                 tooltip="Save a screenshot (SVG and PNG) to the folder the status bar names"),
+        Binding("L", "login", "Log in", id="login",
+                tooltip="Suspend the console and run the login of the CLI this proxy drives "
+                        "(claude-proxy-tui login); the proxy keeps serving"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Keys and panels"),
         Binding("q", "quit_console", "Quit", id="quit",
                 tooltip="Quit (asks when flows are in flight; cancels them)"),
@@ -153,6 +158,8 @@ class ProxyConsole(App[int]):
         self.set_interval(1.0, self.slow_tick)
         if self.run_doctor:
             self.doctor()
+            # A login can expire or be made elsewhere: the bar must not keep a stale answer.
+            self.set_interval(LOGIN_RECHECK_S, self.recheck_login)
         self.drain()
         gc.collect()
         gc.freeze()  # long-lived widgets leave the collector's generations: shorter pauses
@@ -172,7 +179,11 @@ class ProxyConsole(App[int]):
         """Apply what the engine published since the last tick, in one screen update."""
         if not self.is_running:
             return
-        self.model.apply(self.sub.drain(DRAIN_LIMIT))
+        events = self.sub.drain(DRAIN_LIMIT)
+        if self.run_doctor and any(isinstance(e, FlowFailed)
+                                   and e.error_type == "authentication_error" for e in events):
+            self.recheck_login()
+        self.model.apply(events)
         with self.batch_update():
             self._sync_flows(self.model.take_touched())
             self._sync_stream()
@@ -266,9 +277,43 @@ class ProxyConsole(App[int]):
             checks = [Check("port", PASS, f"listening on {self.url}") if c.name == "port"
                       else c for c in checks]
         self.query_one(ChecksPanel).show(checks)
-        login = next((c for c in checks if c.name == "logged in"), None)
-        self.login = {"PASS": "yes", "FAIL": "NO (run claude login)"}.get(
-            login.status, "unknown") if login else "unknown"
+        self._show_login(next((c for c in checks if c.name == "logged in"), None))
+
+    def _show_login(self, check) -> None:
+        self.login = {"PASS": "yes", "FAIL": f"NO → {PROXY_LOGIN}"}.get(
+            check.status, "unknown") if check else "unknown"
+        self._sync_status()
+
+    @work(exclusive=True, group="login", exit_on_error=False)
+    async def recheck_login(self) -> None:
+        """Ask the CLI the proxy drives, with the environment it gets, whether it is logged in."""
+        from ..doctor import check_login
+
+        try:
+            self._show_login(await check_login(self.engine.cli, os.environ, timeout=10))
+        except Exception:  # noqa: BLE001 - a failed probe leaves the state unknown
+            self._show_login(None)
+
+    async def action_login(self) -> None:
+        """The CLI's own login, in this terminal, while the proxy keeps serving."""
+        from ..login import auth_commands, cli_environment
+
+        path = self.engine.cli.path
+        commands = await auth_commands(path) if path and not self.engine.cli.error else None
+        if commands is None:
+            self.notify(f"No login command found for the CLI ({path}); run "
+                        f"`{PROXY_LOGIN}` in a terminal.", severity="error", timeout=10)
+            return
+        try:
+            with self.suspend():
+                proc = await asyncio.create_subprocess_exec(path, *commands.login,
+                                                            env=cli_environment())
+                await proc.wait()
+        except SuspendNotSupported:
+            self.notify(f"This terminal cannot hand over to the login: run `{PROXY_LOGIN}` "
+                        "in another terminal.", severity="warning", timeout=10)
+            return
+        self.recheck_login()
 
     # -- actions ------------------------------------------------------------------------
 
@@ -328,6 +373,8 @@ class ProxyConsole(App[int]):
             self.url = self.server.url
             self.sub_title = self.url
         self.notify("Settings reloaded: " + (", ".join(changed) or "nothing changed"))
+        if self.run_doctor:
+            self.recheck_login()
 
     def action_open_detail(self) -> None:
         self.drain()  # the detail shows everything published so far

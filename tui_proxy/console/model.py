@@ -17,6 +17,7 @@ from ..events import (
     Note, Parked, ProxyLog, RateLimitInfo, Resumed, SessionInfo, SettingsApplied, StderrLine,
     TextDelta, ThinkingDelta, TimedOut, ToolCall, ToolResult,
 )
+from ..login import LOGIN_ADVICE
 
 TEXT, THINKING = "text", "thinking"
 LINE_CAP = 160          # a streamed line is cut here so lines stay cheap to draw
@@ -234,7 +235,7 @@ class ConsoleModel:
     def _failed(self, event: FlowFailed) -> None:
         fix = ""
         if event.error_type == "authentication_error":
-            fix = "  → run `claude login`"
+            fix = f"  → {LOGIN_ADVICE}"
         self._panel("aborts", event, f"ERROR {event.status} {event.error_type} "
                                      f"[{event.error_class}]: {event.message}{fix}", "error")
 

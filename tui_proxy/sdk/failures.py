@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from claude_agent_sdk import CLIConnectionError, CLINotFoundError, ProcessError
 
+from ..login import LOGIN_ADVICE
 from ..wire.errors import ProxyError
 
 # Honoured by the official SDKs: a refusal that retrying cannot fix.
@@ -103,8 +104,8 @@ def classify_api_error(facts: FailureFacts) -> ProxyError:
                           headers=_retry_after(facts.rate_limit_resets_at))
     if kind in ("authentication_failed", "cloud_credential_error") or status == 401:
         return ProxyError("authentication_error",
-                          f"{text} — the Claude Code CLI is not authenticated: run `claude login` "
-                          "(or `claude setup-token`) as the user who runs the proxy.",
+                          f"{text} — the Claude Code CLI this proxy drives is not "
+                          f"authenticated: {LOGIN_ADVICE}.",
                           error_class="auth")
     if EXTRA_USAGE.search(text) and (status in (400, 402, 403)
                                      or kind in ("invalid_request", "billing_error")):
