@@ -137,7 +137,7 @@ async def scenario_opencode(work: Path) -> dict[str, Any]:
         (projects["reject"] / "opencode.json").write_text(json.dumps(config, indent=2))
         homes = {name: work / f"home-{name}" for name in projects}
         read_call = 'FAKE:call=read{"filePath":"%s"}' % (projects["chat"] / "notes.txt")
-        bash_call = 'FAKE:call=bash{"command":"ls","description":"List"}'
+        bash_call = 'FAKE:call=bash{"command":"ls"}'
 
         def turn(name: str, words: list[str], extra: list[str] = ()) -> Any:
             return H.run_opencode(projects[name], homes[name], words, extra=list(extra))
