@@ -121,3 +121,27 @@ async def test_replay_resends_a_journalled_request(start_proxy, tmp_path):
     out = io.StringIO()
     assert await replay(replayable_body(flow), proxy.url, out=out, err=io.StringIO()) == 0
     assert "You said: replay me" in out.getvalue()
+
+
+async def test_a_cancelled_flow_is_journalled_with_the_tokens_it_streamed(start_proxy, tmp_path):
+    """No message_delta comes for a cancelled run: the end record counts what was streamed."""
+    folder = tmp_path / "journal"
+    proxy = await start_proxy(journal_dir=str(folder))
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0)
+    seen = 0
+    with pytest.raises(anthropic.APIError):
+        async with client.messages.stream(model=MODEL, max_tokens=20, messages=[
+                {"role": "user", "content": "FAKE:delay=0.05 FAKE:tokens=400"}]) as stream:
+            async for _ in stream.text_stream:
+                seen += 1
+                if seen == 12:
+                    assert proxy.engine.cancel(1)
+    await eventually(lambda: proxy.engine.flows.get(1).state.terminal, what="flow 1's end")
+    await proxy.server.stop()
+
+    streamed = sum(1 for e in proxy.collect() if e.kind == "text" and e.flow_id == 1)
+    assert streamed >= 12
+    finished = [e for e in proxy.collect() if e.kind == "finished" and e.flow_id == 1]
+    assert finished[0].state == "cancelled" and finished[0].output_tokens == streamed
+    end = next(r for r in records(folder) if r["record"] == "end" and r["flow_id"] == 1)
+    assert end["state"] == "cancelled" and end["usage"]["output_tokens"] == streamed

@@ -106,7 +106,7 @@ class Engine:
         if event.flow_id is not None:
             flow = self.flows.get(event.flow_id)
             if flow is not None:
-                flow.timeline.append(event)
+                flow.record(event)
         self.bus.publish(event)
 
     # -- flows --------------------------------------------------------------------------
@@ -274,6 +274,7 @@ class Engine:
             if flow.state != FlowState.CANCELLED:
                 self.publish(FlowFailed(flow.id, error.error_type, error.status, error.message,
                                         error.error_class))
+        flow.settle_output_tokens()
         self.publish(FlowFinished(flow.id, flow.state.value, flow.stop_reason, flow.input_tokens,
                                   flow.output_tokens, flow.cost_usd, flow.elapsed_s, flow.ttft_s,
                                   flow.session_id))

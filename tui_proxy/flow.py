@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from .events import Event
+from .events import Event, TextDelta, ThinkingDelta
 
 
 class FlowState(str, Enum):
@@ -57,12 +57,25 @@ class Flow:
     stop_reason: str | None = None
     error: dict[str, Any] | None = None
     response_text_chars: int = 0
+    streamed_deltas: int = 0  # text and thinking deltas streamed (the console's live count)
     options_summary: dict[str, Any] = field(default_factory=dict)
     stderr: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     timeline: deque[Event] = field(default_factory=lambda: deque(maxlen=2000))
     task: asyncio.Task[Any] | None = field(default=None, repr=False)
     cancel_reason: str | None = None
     waiting_on: list[dict[str, Any]] = field(default_factory=list)  # parked tool calls
+
+    def record(self, event: Event) -> None:
+        """An event of this flow: onto its timeline, and counted when it is streamed output."""
+        self.timeline.append(event)
+        if isinstance(event, (TextDelta, ThinkingDelta)):
+            self.streamed_deltas += 1
+
+    def settle_output_tokens(self) -> None:
+        """A run that did not finish (cancelled, error, timed out) may end before the CLI
+        reports its usage: count at least the output streamed so far, one token a delta."""
+        if self.state != FlowState.DONE and self.output_tokens < self.streamed_deltas:
+            self.output_tokens = self.streamed_deltas
 
     @property
     def elapsed_s(self) -> float:
