@@ -257,18 +257,23 @@ class ProxyConsole(App[int]):
 
     @work(exclusive=True, group="doctor", exit_on_error=False)
     async def doctor(self) -> None:
-        from ..doctor import PASS, Check, run_checks
+        from ..doctor import PASS, Check, check_settings, run_checks
 
         settings = self.engine.settings
+        given = {name: value for name, value in self.flags.items() if value is not None}
         # Check what runs, not the defaults: the running settings, then what the user gave.
         flags = {name: getattr(settings, name) for name in (
             "host", "port", "cwd", "cli_path", "mode", "permission_mode", "api_key")
             if getattr(settings, name, None) is not None}
-        flags.update(self.flags)
+        flags.update(given)
         if self.start_server and self.server.port:
             flags["port"] = self.server.port
         try:
             checks = await run_checks(flags, self.config_file, os.environ, timeout=10)
+            # Those running values are no flags of the user's: count where settings came from
+            # with only the flags given.
+            real = check_settings(given, self.config_file, os.environ)[0]
+            checks = [real if c.name == "settings" else c for c in checks]
         except Exception as exc:  # a check that breaks must not take the console down
             self.query_one(ChecksPanel).show_error(f"checks failed to run: {exc!r}")
             self.login = "unknown"
