@@ -113,9 +113,11 @@ def test_opencode_text_turn():
     assert turn["exit"] == 0 and not turn["timed_out"], turn
     assert turn["texts"] == ["You said: Hello from OpenCode"], turn
     mine = [q for q in r["requests"] if q["headers"].get("x-session-id") == turn["session"]]
-    title, main = mine[0], mine[1]
-    # a new session: a title request on the small model, without tools, then the main request
-    assert title["model"] == "claude-haiku-4-5" and title["tools"] == []
+    # a new session: a title request on the small model, without tools, and the main request
+    (title,) = [q for q in mine if not q["tools"]]
+    (main,) = [q for q in mine if q["tools"] and q["messages"] == [
+        {"role": "user", "blocks": ["text"]}]]
+    assert title["model"] == "claude-haiku-4-5"
     assert "Generate a title" in title["last_user_texts"][0]
     assert main["model"] == "claude-sonnet-4-5"
     assert {"read", "write", "edit", "bash", "glob", "grep"} <= set(main["tools"])
