@@ -106,7 +106,12 @@ def test_config_reports_a_bad_file_and_exits_2(tmp_path, capsys):
     # a value of the wrong type inside the table names the entry and its own line
     ('port = 1\n[model_aliases]\nfast = "claude-haiku-4-5"\nbig = 3\n', ":4: model_aliases.big: expected a string"),
     # the classic trap: a top-level key written after the table header lands in the table
-    ('[model_aliases]\nfast = "x"\n\nport = 4000\n', ":4: model_aliases.port: expected a string, got 4000 (keys after"),
+    ('[model_aliases]\nfast = "x"\n\nport = 4000\n', ":4: model_aliases.port: 'port' is a "
+     "setting, not a model alias: it is written below the [model_aliases] header, so it belongs to "
+     "that table; move it above [model_aliases]"),
+    # ... also when its value is a string, which would pass as an alias
+    ('port = 1\n[model_aliases]\nfast = "x"\napi_key = "sk-x"\n', ":4: model_aliases.api_key: "
+     "'api_key' is a setting, not a model alias: it is written below the [model_aliases] header"),
     ('model_aliases.fast = 1\n', ":1: model_aliases.fast"),
     ('model_aliases = { fast = "" }\n', ":1: model_aliases: alias and model must be non-empty"),
     # an unknown table is an unknown key, at its header line
@@ -122,3 +127,22 @@ def test_bad_values_and_nested_tables_name_key_and_line(tmp_path, content, fragm
     with pytest.raises(SettingsError) as info:
         load_settings(env={}, config_file=cfg)
     assert f"file:{cfg}{fragment}" in str(info.value)
+
+
+@pytest.mark.parametrize("name", [f.name for f in FIELDS])
+def test_every_setting_name_below_the_aliases_header_is_an_error(tmp_path, name):
+    """A string under [model_aliases] named like a setting is a misplaced setting, not an alias."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[model_aliases]\nfast = "claude-haiku-4-5"\n{name} = "x"\n')
+    with pytest.raises(SettingsError) as info:
+        load_settings(env={}, config_file=cfg)
+    assert f"file:{cfg}:3: model_aliases.{name}: {name!r} is a setting" in str(info.value)
+    assert "move it above [model_aliases]" in str(info.value)
+
+
+def test_a_dotted_alias_named_like_a_setting_says_so(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('model_aliases.host = "claude-haiku-4-5"\n')
+    with pytest.raises(SettingsError, match=r":1: model_aliases.host: 'host' is a setting, not a "
+                                            r"model alias: set it at the top level"):
+        load_settings(env={}, config_file=cfg)

@@ -231,15 +231,20 @@ def _sub_line(text: str, key: str, sub: str) -> int | None:
 
 
 def _check_table(path: Path, text: str, key: str, value: Any) -> None:
-    """A table setting (model_aliases) holds strings only; name the entry's own line."""
+    """A table setting (model_aliases) holds strings only; name the entry's own line. An entry
+    named like a setting is that setting written below the table's header, not an alias."""
     for sub, item in value.items():
-        if isinstance(item, str):
+        if isinstance(item, str) and sub not in FIELD_BY_NAME:
             continue
         line = _sub_line(text, key, sub)
         where = f"file:{path}:{line}" if line else f"file:{path}"
-        hint = (f" (keys after the [{key}] header belong to that table: move {sub!r} above it)"
-                if sub in FIELD_BY_NAME else "")
-        raise SettingsError(f"{where}: {key}.{sub}: expected a string, got {item!r}{hint}")
+        if sub in FIELD_BY_NAME:
+            header = re.search(rf"^[ \t]*\[[ \t]*{re.escape(key)}[ \t]*\]", text, re.MULTILINE)
+            fix = (f"it is written below the [{key}] header, so it belongs to that table; move "
+                   f"it above [{key}]" if header else "set it at the top level")
+            raise SettingsError(f"{where}: {key}.{sub}: {sub!r} is a setting, not a model "
+                                f"alias: {fix}")
+        raise SettingsError(f"{where}: {key}.{sub}: expected a string, got {item!r}")
 
 
 def _read_file(path: Path) -> dict[str, tuple[Any, str]]:
