@@ -102,6 +102,35 @@ async def test_tool_runner_loop_runs_on_one_cli_process(start_proxy, stream):
     assert states == ["done", "done"]
 
 
+async def test_async_tool_runner_with_parallel_calls(start_proxy):
+    proxy = await start_proxy(pool_size=0)
+    mark = len(read_log())
+    calls = []
+
+    @anthropic.beta_async_tool
+    async def lookup(key: str) -> str:
+        """Look a key up.
+
+        Args:
+            key: the key to look up
+        """
+        calls.append(key)
+        return f"value-of-{key}"
+
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="dummy", max_retries=0,
+                                      timeout=30)
+    runner = client.beta.messages.tool_runner(
+        model=MODEL, max_tokens=200, tools=[lookup], stream=True, messages=[
+            {"role": "user", "content": 'FAKE:call=lookup{"key":"a"};lookup{"key":"b"}'}])
+    replies = [await stream.get_final_message() async for stream in runner]
+    assert sorted(calls) == ["a", "b"]
+    assert [r.stop_reason for r in replies] == ["tool_use", "end_turn"]
+    assert replies[-1].content[0].text == ("Tool mcp__client__lookup returned: value-of-a; "
+                                           "Tool mcp__client__lookup returned: value-of-b")
+    assert len(starts_since(mark)) == 1
+    assert await wait_no_fake_alive() == []
+
+
 async def test_tool_runner_recovers_when_the_proxy_forgot_the_thread(start_proxy):
     """A forgotten thread is a 400 the SDK understands (thread_not_found): it replays the full
     conversation under a new thread, whose tool result still answers the parked run."""
@@ -140,7 +169,8 @@ async def post(session, url, body, headers=BETA):
         return resp.status, await resp.json()
 
 
-async def test_raw_create_continue_and_a_follow_up_turn(proxy):
+async def test_raw_create_continue_and_a_follow_up_turn(start_proxy, tmp_path):
+    proxy = await start_proxy(journal_dir=str(tmp_path / "journal"))
     mark = len(read_log())
     async with aiohttp.ClientSession() as session:
         status, first = await post(session, proxy.url, {
@@ -176,6 +206,14 @@ async def test_raw_create_continue_and_a_follow_up_turn(proxy):
     assert any(n.startswith(f"thread continue of {second_id}: 4 earlier") for n in messages)
     assert any("system and tools inherited" in n for n in messages)
     assert any("continues conversation" in n for n in messages)
+
+    await proxy.server.stop()  # flushes the journal
+    lines = [json.loads(line) for path in (tmp_path / "journal").glob("journal-*.jsonl")
+             for line in path.read_text().splitlines() if line.strip()]
+    journalled = {r["flow_id"]: [e["message"] for e in r["events"] if e["kind"] == "note"]
+                  for r in lines if r["record"] == "end"}
+    assert any(n.startswith("thread create") for n in journalled[1])
+    assert any(n.startswith(f"thread continue of {first['id']}") for n in journalled[2])
 
 
 async def test_unknown_previous_message_id_is_a_clear_400(proxy):
