@@ -15,7 +15,7 @@ from anthropic import beta_tool
 
 from conftest import read_log, wait_no_fake_alive
 from sse_grammar import check_stream
-from tui_proxy.threads import ThreadMap
+from tui_proxy.threads import ThreadError, ThreadMap
 
 MODEL = "claude-sonnet-5-5"
 BETA = {"anthropic-beta": "message-threads-2026-08-12"}
@@ -58,8 +58,9 @@ def run_tool_runner(url, tool, *, stream, prompt='FAKE:call=lookup{"key":"k1"}',
         if sent is not None:
             sent.append((dict(request.headers), json.loads(request.content or b"{}")))
 
-    client = anthropic.Anthropic(base_url=url, api_key="dummy", max_retries=0, timeout=30)
-    client._client.event_hooks["request"].append(record)
+    client = anthropic.Anthropic(base_url=url, api_key="dummy", max_retries=0, timeout=30,
+                                 http_client=anthropic.DefaultHttpxClient(
+                                     event_hooks={"request": [record]}))
     runner = client.beta.messages.tool_runner(
         model=MODEL, max_tokens=200, system="Answer briefly.", tools=[tool], stream=stream,
         messages=[{"role": "user", "content": prompt}])
@@ -345,7 +346,7 @@ def test_map_forgets_idle_threads_and_stays_within_its_bounds():
     clock.now += 40
     create(threads).commit("msg_3", reply("r"))
     assert "msg_2" not in threads and "msg_1" in threads and "msg_3" in threads
-    with pytest.raises(anthropic_error_type(), match="msg_2"):
+    with pytest.raises(ThreadError, match="msg_2"):
         continue_(threads, "msg_2")
     create(threads, "x" * 20_000).commit("msg_big", reply("r"))
     assert "msg_big" not in threads and threads.size <= threads.max_bytes
@@ -364,7 +365,3 @@ def test_map_discarded_turn_is_gone_and_its_thread_goes_on():
     first.discard()
     assert "msg_solo" not in threads and len(threads) == 1
 
-
-def anthropic_error_type():
-    from tui_proxy.threads import ThreadError
-    return ThreadError
