@@ -59,7 +59,9 @@ def render_status(f: StatusFacts) -> Text:
     line.append(" › ", style="bold")  # a glyph Fira Code has: screenshots render it
     line.append(f.url, style="bold cyan")
     line.append(f"  mode {f.mode} ")
-    perm_style = "bold black on yellow" if f.permission_mode == "bypassPermissions" else "dim"
+    # Only agent mode runs Claude's own tools, so only there does bypassPermissions apply.
+    perm_style = "bold black on yellow" if f.permission_mode == "bypassPermissions" \
+        and f.mode == "agent" else "dim"
     line.append(f" {f.permission_mode} ", style=perm_style)
     login_style = "bold red" if f.login.startswith("NO") else "dim"
     line.append(f"  login {f.login}", style=login_style)
