@@ -4,6 +4,9 @@ never continue the wrong session."""
 
 import asyncio
 import json
+import os
+import re
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,13 @@ MODEL = "claude-sonnet-5-5"
 async def proxy(start_proxy):
     """No warm processes here: every continuation must go through --resume."""
     return await start_proxy(pool_size=0)
+
+
+def cli_transcript(cwd: str, session: str) -> str:
+    """Where the CLI writes a session's transcript: $CLAUDE_CONFIG_DIR/projects/<its cwd, every
+    character but letters and digits as '-'>/<session>.jsonl (the tests set CLAUDE_CONFIG_DIR)."""
+    project = re.sub(r"[^A-Za-z0-9]", "-", os.path.realpath(cwd))
+    return str(Path(os.environ["CLAUDE_CONFIG_DIR"]) / "projects" / project / f"{session}.jsonl")
 
 
 def starts_since(mark):
@@ -59,8 +69,8 @@ async def test_multi_turn_conversation_keeps_one_session_and_sends_only_new_turn
             [{"type": "text", "text": word}]), "only the new turn is sent"
     assert first.content[0].text == "History: remember PINEAPPLE | MANGO"
     conv = proxy.engine.conversations.by_session[session]
-    assert conv.state == "idle" and conv.turns == 3 and conv.transcript.endswith(
-        f"{session}.jsonl")
+    assert conv.state == "idle" and conv.turns == 3
+    assert conv.transcript == cli_transcript(proxy.engine.settings.cwd, session)
 
 
 async def test_identical_replay_is_not_a_continuation(proxy, anthropic_client):
@@ -172,3 +182,18 @@ def test_hash_ignores_cache_hints_thinking_and_block_splits():
     assert message_hash({"role": "user", "content": "hi"}) != message_hash(
         {"role": "assistant", "content": "hi"})
     assert history_hash("chat", [a]) != history_hash("agent", [a])
+
+
+async def test_a_passthrough_sessions_transcript_is_where_its_cli_runs(proxy, anthropic_client,
+                                                                     tmp_path):
+    """Passthrough runs the CLI in the client's project, not the proxy's cwd: so is the path."""
+    project = tmp_path / "client-project"
+    project.mkdir()
+    reply = await anthropic_client.messages.with_raw_response.create(
+        model=MODEL, max_tokens=50, system=f"<env>\n  Working directory: {project}\n</env>",
+        tools=[{"name": "read", "description": "read a file",
+                "input_schema": {"type": "object", "properties": {}}}],
+        messages=[{"role": "user", "content": "hi"}])
+    session = reply.headers["x-claude-session-id"]
+    conv = proxy.engine.conversations.by_session[session]
+    assert conv.transcript == cli_transcript(str(project), session)

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .sdk.seed import project_dir
 from .wire.history import blocks_of, split_new_turns
 
 
@@ -69,8 +68,9 @@ def history_hash(root: str, messages: list[dict[str, Any]]) -> str:
 
 
 def transcript_path(cwd: str, session_id: str) -> str:
-    project = re.sub(r"[^A-Za-z0-9]", "-", cwd)
-    return str(Path.home() / ".claude" / "projects" / project / f"{session_id}.jsonl")
+    """Where the CLI running in ``cwd`` keeps the session's transcript (CLAUDE_CONFIG_DIR and
+    the CLI's own path sanitising honoured)."""
+    return str(project_dir(cwd) / f"{session_id}.jsonl")
 
 
 @dataclass(eq=False)

@@ -196,7 +196,8 @@ class Engine:
             if flow.session_id:
                 self.conversations.record(
                     flow.session_id, root, request.messages, driver.reply_message(),
-                    cwd=self.settings.cwd, flow_id=flow.id,
+                    cwd=flow.options_summary.get("cwd") or self.settings.cwd,  # where its CLI ran
+                    flow_id=flow.id,
                     state="parked" if outcome == PARKED else "live" if driver.retain
                     else "idle")
             if outcome == PARKED:
