@@ -33,7 +33,10 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cwd", help="working directory of Claude's runs")
     parser.add_argument("--cli-path", dest="cli_path", help="the claude executable to drive")
     parser.add_argument("--config", help="settings file (TOML)")
-    parser.add_argument("--mode", choices=MODES, help="chat (default) or agent")
+    parser.add_argument("--mode", choices=MODES,
+                        help="auto (default): passthrough for requests with tools, else chat; "
+                        "passthrough: the same; chat: client tools ignored; agent: Claude Code's "
+                        "own tools in --cwd")
     parser.add_argument("--permission-mode", dest="permission_mode", choices=PERMISSION_MODES,
                         help="permission mode of agent runs")
     parser.add_argument("--debug", action="store_true", default=None,
