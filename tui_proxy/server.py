@@ -18,6 +18,7 @@ from . import __version__
 from .engine import Engine, new_request_id
 from .events import Note
 from .journal import Journal
+from .metrics import Metrics
 from .protocol_errors import shape_protocol_errors
 from .security import check_bind, check_body, check_depth, refusal
 from .sdk.cli_locate import probe_version
@@ -30,6 +31,7 @@ from .wire.tokens import estimate_input_tokens
 
 log = logging.getLogger("tui_proxy.server")
 ENGINE_KEY = web.AppKey("engine", Engine)
+METRICS_KEY = web.AppKey("metrics", Metrics)
 REQUEST_ID = web.RequestKey("request_id", str)
 
 
@@ -193,19 +195,30 @@ async def health(request: web.Request) -> web.Response:
         "in_flight": engine.in_flight,
         "queued": engine.queued,
         "uptime_s": round(time.time() - engine.started_at, 1),
+        # What observers lost: events a slow subscriber dropped, journal lines not written.
+        "dropped_events": sum(request.app[METRICS_KEY].dropped().values()),
+        "journal_errors": request.app[METRICS_KEY].journal_errors(),
     })
 
 
-def build_app(engine: Engine) -> web.Application:
+async def metrics_page(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[METRICS_KEY].render(),
+                        content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+def build_app(engine: Engine, metrics: Metrics | None = None) -> web.Application:
     app = web.Application(middlewares=[anthropic_errors, guard],
                           client_max_size=engine.settings.max_body_bytes)
     app[ENGINE_KEY] = engine
+    app[METRICS_KEY] = metrics or Metrics(engine)
     for path in ("/v1/messages", "/messages"):
         app.router.add_post(path, messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/v1/models/{model_id}", model)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics_page)  # keyed like every endpoint but /health
     return app
 
 
@@ -218,6 +231,8 @@ class ProxyServer:
         self.host = engine.settings.host
         self.port = engine.settings.port
         self.journal: Journal | None = None
+        # One for the server's life: its counters outlive a rebind to a new port.
+        self.metrics = Metrics(engine, lambda: self.journal.errors if self.journal else 0)
 
     @property
     def url(self) -> str:
@@ -227,8 +242,8 @@ class ProxyServer:
     async def start(self) -> None:
         check_bind(self.engine.settings)  # beyond loopback only with an API key
         self.engine.cli = await probe_version(self.engine.cli)
-        runner = web.AppRunner(build_app(self.engine), access_log=None, shutdown_timeout=2.0,
-                               handler_cancellation=True)
+        runner = web.AppRunner(build_app(self.engine, self.metrics), access_log=None,
+                               shutdown_timeout=2.0, handler_cancellation=True)
         await runner.setup()
         shape_protocol_errors(runner)
         site = web.TCPSite(runner, self.engine.settings.host, self.engine.settings.port)
