@@ -224,8 +224,6 @@ def test_anthropic_ts_stop_sequences():
     assert found["stop_reason"] == "stop_sequence" and found["stop_sequence"] == "STOP"
 
 
-@pytest.mark.xfail(reason="issue 11 item 6: the tool runner's thread (create / continue with "
-                          "only the tool_result) is not supported", strict=False)
 def test_anthropic_ts_tool_runner():
     r = run("anthropic_ts")
     found = r["findings"]["tool_runner"]
@@ -281,8 +279,6 @@ def test_ai_sdk_stop_sequences():
 
 # --- Python SDK ------------------------------------------------------------------------------
 
-@pytest.mark.xfail(reason="issue 11 item 6: the tool runner's thread (create / continue with "
-                          "only the tool_result) is not supported", strict=False)
 def test_anthropic_py_tool_runner():
     r = run("anthropic_py")
     found = r["tool_runner"]
