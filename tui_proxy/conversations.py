@@ -25,7 +25,7 @@ from .wire.history import blocks_of, split_new_turns
 
 def _digest(data: Any) -> str:
     raw = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _source_hash(block: dict[str, Any]) -> str:

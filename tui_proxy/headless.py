@@ -19,6 +19,7 @@ from .events import (
 )
 from .server import ProxyServer
 from .settings import Settings
+from .wire.jsonsafe import printable
 
 
 def _clock(ts: float) -> str:
@@ -110,7 +111,7 @@ async def print_events(bus: EventBus, out: TextIO, debug: bool, stop: asyncio.Ev
             await sub.wait(0.2)
             lines = [line for e in sub.drain() if (line := format_line(e, debug))]
             if lines:
-                out.write("\n".join(lines) + "\n")
+                out.write(printable("\n".join(lines)) + "\n")
                 out.flush()
     finally:
         sub.close()

@@ -14,7 +14,6 @@ writes them, flushing after every flow's end so a crash loses at most the flows 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import secrets
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .events import Event, FlowFinished, TextDelta, ThinkingDelta
+from .wire import jsonsafe
 from .redact import redact
 
 if TYPE_CHECKING:
@@ -129,12 +129,12 @@ class Journal:
             "ts": flow.created, "request_id": flow.request_id, "method": flow.method,
             "path": flow.path, "client": flow.client, "model": flow.model,
             "stream": flow.stream, "mode": flow.mode, "summary": flow.summary}
-        text = json.dumps(redact(body), ensure_ascii=False, default=str)
+        text = jsonsafe.dumps(redact(body), default=str)
         if len(text) > BODY_CAP:
             record["body_truncated"] = True
-            line = json.dumps(record, ensure_ascii=False, default=str)
+            line = jsonsafe.dumps(record, default=str)
         else:
-            line = json.dumps(record, ensure_ascii=False, default=str)[:-1] + \
+            line = jsonsafe.dumps(record, default=str)[:-1] + \
                 ', "body": ' + text + "}"
         self._lines.append((line, False))
 
@@ -155,7 +155,7 @@ class Journal:
             "cost_usd": event.cost_usd, "ttft_s": event.ttft_s,
             "duration_s": round(event.duration_s, 4), "stop_reason": event.stop_reason,
             "options": redact(flow.options_summary), "events": timeline(flow)}
-        return json.dumps(record, ensure_ascii=False, default=str)
+        return jsonsafe.dumps(record, default=str)
 
     def _collect(self, events: list[Event]) -> None:
         for event in events:
@@ -202,7 +202,11 @@ class Journal:
             handle = self._open()
             while self._lines:
                 line, flush = self._lines.popleft()
-                handle.write(line + "\n")
+                try:
+                    handle.write(line + "\n")
+                except ValueError:  # never again stop the journal for good on one line
+                    self.errors += 1
+                    continue
                 self.written += 1
                 if flush:
                     handle.flush()

@@ -32,7 +32,7 @@ def pool_key(settings: "Settings", request: MessagesRequest, mode: str,
     spawn_time = [mode, request.system_text, offered_tools(request), request.thinking or {},
                   cwd, settings.permission_mode, cli_path]
     raw = json.dumps(spawn_time, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(eq=False)

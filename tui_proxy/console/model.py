@@ -18,6 +18,7 @@ from ..events import (
     TextDelta, ThinkingDelta, TimedOut, ToolCall, ToolResult,
 )
 from ..login import LOGIN_ADVICE
+from ..wire.jsonsafe import printable
 
 TEXT, THINKING = "text", "thinking"
 LINE_CAP = 160          # a streamed line is cut here so lines stay cheap to draw
@@ -150,7 +151,7 @@ class ConsoleModel:
     # -- per event ----------------------------------------------------------------------
 
     def _panel(self, name: str, event: Event, text: str, level: str = "info") -> None:
-        entry = PanelEntry(event.ts, event.flow_id, text, level)
+        entry = PanelEntry(event.ts, event.flow_id, printable(text), level)
         self.panels[name].append(entry)
         new = self.panel_new[name]
         new.append(entry)
@@ -166,7 +167,7 @@ class ConsoleModel:
             text = self.texts[flow_id] = FlowText()
             while len(self.texts) > STREAM_FLOWS:
                 self.texts.pop(next(iter(self.texts)))
-        text.add(flow_id, kind, event.text, self.new_lines)
+        text.add(flow_id, kind, printable(event.text), self.new_lines)
 
     def _started(self, event: FlowStarted) -> None:
         self.request_times.append(event.ts)

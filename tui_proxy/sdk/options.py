@@ -13,6 +13,7 @@ from claude_agent_sdk.types import McpSdkServerConfig
 from ..settings import Settings
 from ..wire.models import resolve_model
 from ..wire.request import MessagesRequest
+from ..wire.jsonsafe import printable
 from .child import explicit_env
 from .workdir import run_cwd
 
@@ -62,6 +63,8 @@ class BuiltOptions:
 def _system_prompt(text: str, temp_files: list[str]) -> str | dict[str, str] | None:
     if not text:
         return None
+    # A lone surrogate cannot travel in argv or a UTF-8 file: it becomes U+FFFD there.
+    text = printable(text)
     if len(text.encode()) <= SYSTEM_PROMPT_FILE_THRESHOLD:
         return text
     fd, path = tempfile.mkstemp(prefix="claude-proxy-system-", suffix=".txt")
@@ -116,7 +119,7 @@ def build_options(
     if mode == "agent":
         system_prompt: Any = {"type": "preset", "preset": "claude_code"}
         if system_text:
-            system_prompt["append"] = system_text
+            system_prompt["append"] = printable(system_text)
         options = ClaudeAgentOptions(
             **common,
             system_prompt=system_prompt,

@@ -26,7 +26,6 @@ real CLI 2.1.332 against a recording stub). Without trailing text the CLI adds i
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -36,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..wire import jsonsafe
 from ..wire.history import _Builder, blocks_of
 
 # The CLI reads the resume prompt from its environment; one variable may hold 128 KiB.
@@ -153,8 +153,9 @@ def plan_seed(messages: list[dict[str, Any]], *, tools: bool) -> SeedPlan | None
         blocks = blocks_of(messages[-1])
         tail = blocks[-1]
         prompt = tail.get("text") if tail.get("type") == "text" else None
-        if prompt and prompt.strip() and len(prompt.encode()) <= RESUME_PROMPT_LIMIT \
-                and "\0" not in prompt:
+        # The prompt travels in the environment: UTF-8, no NUL, under the size limit.
+        if prompt and prompt.strip() and jsonsafe.printable(prompt) == prompt \
+                and len(prompt.encode()) <= RESUME_PROMPT_LIMIT and "\0" not in prompt:
             blocks = blocks[:-1]
         else:
             prompt = None
@@ -215,6 +216,6 @@ def write_seed(messages: list[dict[str, Any]], *, cwd: str, model: str, version:
     tmp = path.with_suffix(".jsonl.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         for entry in entries:
-            f.write(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n")
+            f.write(jsonsafe.dumps(entry, separators=(",", ":")) + "\n")
     os.replace(tmp, path)
     return session_id, path

@@ -8,7 +8,11 @@ from typing import Any
 
 def encode(event: dict[str, Any]) -> bytes:
     data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+    try:
+        return f"event: {event['type']}\ndata: {data}\n\n".encode()
+    except UnicodeEncodeError:  # a lone surrogate (valid JSON): send it escaped
+        data = json.dumps(event, ensure_ascii=True, separators=(",", ":"))
+        return f"event: {event['type']}\ndata: {data}\n\n".encode()
 
 
 PING = encode({"type": "ping"})
