@@ -65,7 +65,8 @@ def test_bad_fields_are_named(body, field):
 
 def test_ignored_parameters_are_reported():
     req = parse_messages_request(ok(temperature=0.2, stop_sequences=["x"]))
-    assert req.ignored == ["temperature", "stop_sequences"]
+    assert req.ignored == ["temperature"]  # stop_sequences are emulated
+    assert req.stop_sequences == ["x"]
 
 
 def test_error_body_shape():

@@ -1,7 +1,8 @@
 """Warm CLI processes: a follow-up turn skips the CLI's start-up (~0.7 s on the real CLI).
 
 After a turn completes, its process stays connected, keyed by its SDK session and by the
-options fixed at spawn (mode, system prompt, tools, thinking, cwd, permission mode, CLI).
+options fixed at spawn (mode, system prompt, tools, thinking, cwd, permission mode, CLI,
+and the request's effort, output format, task budget, betas and tool choice).
 The next turn of that session reuses it; the model can change per turn (``set_model``).
 Bounded (LRU eviction) and idle-timed. Optionally one spare process, pre-started for the
 most recent option key, serves the next *new* conversation with that key.
@@ -30,7 +31,9 @@ def pool_key(settings: "Settings", request: MessagesRequest, mode: str,
     from .sdk.workdir import run_cwd
     cwd = run_cwd(settings.cwd, request.system_text, mode)
     spawn_time = [mode, request.system_text, offered_tools(request), request.thinking or {},
-                  cwd, settings.permission_mode, cli_path]
+                  cwd, settings.permission_mode, cli_path,
+                  # effort, output format, task budget, betas, CLI built-ins, tool choice
+                  request.spawn_options]
     raw = json.dumps(spawn_time, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 

@@ -26,13 +26,19 @@ from .sinks import SESSION_HEADER, JsonSink, SseSink
 from .threads import ThreadMap
 from .wire.errors import ProxyError, not_found
 from .wire.models import find_model, list_page
-from .wire.request import parse_body, parse_messages_request
+from .wire.fields import IGNORED_HEADER, header_value
+from .wire.request import MessagesRequest, parse_body, parse_messages_request
 from .wire.tokens import estimate_input_tokens
 
 log = logging.getLogger("tui_proxy.server")
 ENGINE_KEY = web.AppKey("engine", Engine)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 REQUEST_ID = web.RequestKey("request_id", str)
+
+
+def announced_headers(parsed: MessagesRequest) -> dict[str, str]:
+    """``x-claude-proxy-ignored``: what the proxy accepted without honouring it."""
+    return {IGNORED_HEADER: header_value(parsed.ignored)} if parsed.ignored else {}
 
 
 def error_response(error: ProxyError, request_id: str) -> web.Response:
@@ -110,7 +116,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
         data = await _read_json(request)
         # A message thread's continue becomes the full request (see threads.py).
         turn = ThreadMap.of(engine).begin(data, request.content_length)
-        parsed = parse_messages_request(turn.body if turn else data)
+        parsed = parse_messages_request(turn.body if turn else data, request.headers,
+                                        unsupported=engine.settings.unsupported_params)
     except ProxyError as exc:
         # Refused before it could run: still a flow with a terminal state, seen and journalled.
         engine.reject(exc, method=request.method, path=request.path, client=client,
@@ -121,7 +128,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if turn is not None:
         engine.publish(Note(flow.id, "info", turn.note))
     sink: SseSink | JsonSink
-    sink = (SseSink(request, request_id, engine.settings.ping_interval_s) if parsed.stream
+    sink = (SseSink(request, request_id, engine.settings.ping_interval_s,
+                    headers=announced_headers(parsed)) if parsed.stream
             else JsonSink())
     resume = request.headers.get(SESSION_HEADER) or None
     task = asyncio.create_task(
@@ -145,7 +153,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
             flow.task = None  # the finished task holds the driver and its CLI client: let go
     if turn is not None and error is not None:
         turn.discard()
-    headers = {"request-id": request_id}
+    headers = {"request-id": request_id, **announced_headers(parsed)}
     if flow.session_id:
         headers[SESSION_HEADER] = flow.session_id
     if isinstance(sink, SseSink):

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto")
 MODES = ("auto", "chat", "agent", "passthrough")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+UNSUPPORTED_POLICIES = ("announce", "reject")
 
 
 class SettingsError(ValueError):
@@ -162,6 +163,10 @@ FIELDS: tuple[Field, ...] = (
           "size cap of the journal in MiB before the oldest files go (0: journal off)"),
     Field("log_level", "CLAUDE_PROXY_LOG_LEVEL", _parse_choice(LOG_LEVELS),
           "level of the proxy's own log lines"),
+    Field("unsupported_params", "CLAUDE_PROXY_UNSUPPORTED_PARAMS",
+          _parse_choice(UNSUPPORTED_POLICIES),
+          "request fields the proxy cannot honour: announce (accept, name them in the "
+          "x-claude-proxy-ignored header) or reject (400 naming them)"),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 
@@ -195,6 +200,7 @@ class Settings:
     journal_dir: str | None = None
     journal_max_mb: int = 256
     log_level: str = "info"
+    unsupported_params: str = "announce"
     # Where each value came from ("default", "file:PATH:LINE", "env:NAME", "flag:--x").
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     config_file: str | None = field(default=None, compare=False)

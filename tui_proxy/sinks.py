@@ -21,8 +21,10 @@ SESSION_HEADER = "X-Claude-Session-ID"
 
 
 class SseSink:
-    def __init__(self, request: web.Request, request_id: str, ping_interval: float) -> None:
+    def __init__(self, request: web.Request, request_id: str, ping_interval: float,
+                 headers: dict[str, str] | None = None) -> None:
         self.request = request
+        self.headers = dict(headers or {})  # more response headers (x-claude-proxy-ignored)
         self.request_id = request_id
         self.ping_interval = ping_interval
         self.session_id: str | None = None
@@ -41,6 +43,7 @@ class SseSink:
                 "Cache-Control": "no-cache",
                 "Connection": "keep-alive",
                 "request-id": self.request_id,
+                **self.headers,
             })
             if self.session_id:
                 response.headers[SESSION_HEADER] = self.session_id

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
+from . import fields as F
 from .errors import invalid_request
 
 BLOCK_TYPES = frozenset({
@@ -13,10 +14,9 @@ BLOCK_TYPES = frozenset({
     "server_tool_use", "web_search_tool_result", "search_result", "container_upload",
     "tool_reference",  # a client's tool search result: loads a deferred tool by name
 })
-# Parameters the SDK offers no way to honour: accepted, and reported as ignored.
-IGNORED_PARAMS = ("temperature", "top_p", "top_k", "stop_sequences", "tool_choice",
-                  "service_tier", "container", "mcp_servers", "output_config", "context_management")
 MAX_MESSAGES = 10_000
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+THINKING_DISPLAYS = ("summarized", "omitted")  # what the SDK's --thinking-display takes
 
 
 @dataclass
@@ -29,7 +29,37 @@ class MessagesRequest:
     tools: list[dict[str, Any]] | None = None
     thinking: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
+    # What the proxy cannot honour (see wire/fields.py): names for the
+    # x-claude-proxy-ignored header and the flow's Note.
     ignored: list[str] = field(default_factory=list)
+    # -- tools, split by who runs them ---------------------------------------------------
+    # client_tools: the custom tools the client runs (register these, and only these, as
+    #   client tools); server_tools: the Anthropic server tool definitions the proxy
+    #   fulfils on its side through the CLI's built-ins (web_search, web_fetch);
+    #   cli_tools: those built-ins' names (``--tools``), cli_allow / cli_deny their
+    #   permission rules (``--allowedTools`` / ``--disallowedTools``).
+    client_tools: list[dict[str, Any]] = field(default_factory=list)
+    server_tools: list[dict[str, Any]] = field(default_factory=list)
+    cli_tools: list[str] = field(default_factory=list)
+    cli_allow: list[str] = field(default_factory=list)
+    cli_deny: list[str] = field(default_factory=list)
+    # -- honoured through the SDK's options (fixed at spawn: part of the pool key) -----
+    effort: str | None = None
+    output_format: dict[str, Any] | None = None  # {"type": "json_schema", "schema": {...}}
+    task_budget: int | None = None
+    betas: list[str] = field(default_factory=list)
+    # -- emulated on the proxy's side (wire/stops.py) ----------------------------------
+    stop_sequences: list[str] = field(default_factory=list)
+    tool_choice: dict[str, Any] | None = None  # None = auto with parallel calls
+
+    @property
+    def spawn_options(self) -> dict[str, Any]:
+        """What this request fixes at the CLI's spawn beyond system prompt, tools, thinking:
+        a process started with other values cannot serve it."""
+        return {"effort": self.effort, "output_format": self.output_format,
+                "task_budget": self.task_budget, "betas": self.betas,
+                "cli_tools": [self.cli_tools, self.cli_allow, self.cli_deny],
+                "tool_choice": self.tool_choice}
 
     @property
     def wants_thinking(self) -> bool:
@@ -60,7 +90,20 @@ class MessagesRequest:
             "max_tokens": self.max_tokens,
             "thinking": (self.thinking or {}).get("type"),
             "ignored": list(self.ignored),
+            **({"server_tools": [t.get("type") for t in self.server_tools]}
+               if self.server_tools else {}),
+            **({"emulated": emulated} if (emulated := self._emulated()) else {}),
         }
+
+    def _emulated(self) -> list[str]:
+        out = []
+        if self.stop_sequences:
+            out.append("stop_sequences")
+        if self.tool_choice:
+            out.append(f"tool_choice={self.tool_choice.get('type')}")
+        if self.output_format:
+            out.append("output_format")
+        return out
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -183,7 +226,11 @@ def _check_messages(messages: Any) -> list[dict[str, Any]]:
     return messages
 
 
-def parse_messages_request(data: dict[str, Any]) -> MessagesRequest:
+def parse_messages_request(data: dict[str, Any], headers: Mapping[str, str] | None = None, *,
+                           unsupported: str = "announce") -> MessagesRequest:
+    """The request, validated; ``headers`` for ``anthropic-beta`` and friends;
+    ``unsupported`` is the setting ``unsupported_params`` (``reject``: announced fields are
+    a 400)."""
     model = data.get("model")
     if not isinstance(model, str) or not model.strip():
         raise invalid_request("model: field required (a non-empty string)")
@@ -218,6 +265,7 @@ def parse_messages_request(data: dict[str, Any]) -> MessagesRequest:
                 raise invalid_request(f"tools.{j}.name: field required (a string)")
         tools = tools or None
 
+    ignored = _Ignored()
     thinking = data.get("thinking")
     if thinking is not None:
         if not isinstance(thinking, dict) or thinking.get("type") not in (
@@ -227,13 +275,201 @@ def parse_messages_request(data: dict[str, Any]) -> MessagesRequest:
         if thinking["type"] == "enabled" and (isinstance(budget, bool)
                                               or not isinstance(budget, int) or budget < 1):
             raise invalid_request("thinking.budget_tokens: must be a positive integer")
+        display = thinking.get("display")
+        if display is not None and not isinstance(display, str):
+            raise invalid_request("thinking.display: must be a string")
+        if display is not None and display not in THINKING_DISPLAYS:
+            ignored.add(f"thinking.display={display}")
+        for key in thinking:
+            if key not in ("type", "budget_tokens", "display"):
+                ignored.add(f"thinking.{key}")
 
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise invalid_request("metadata: must be an object")
 
-    return MessagesRequest(
+    request = MessagesRequest(
         model=model.strip(), messages=messages, stream=stream, system=system,
-        max_tokens=max_tokens, tools=tools, thinking=thinking, metadata=metadata,
-        ignored=[name for name in IGNORED_PARAMS if data.get(name) is not None],
-    )
+        max_tokens=max_tokens, tools=tools, thinking=thinking, metadata=metadata)
+    _top_level(data, ignored)
+    _split_tools(request, ignored)
+    request.tool_choice = _tool_choice(data.get("tool_choice"), request)
+    request.stop_sequences = _stop_sequences(data.get("stop_sequences"))
+    _output(data, request, ignored)
+    _headers(headers or {}, request, ignored)
+    _block_hints(data, messages, ignored)
+    request.ignored = ignored.names
+    if unsupported == "reject" and request.ignored:
+        raise invalid_request(
+            "this proxy cannot honour " + ", ".join(request.ignored) + " through the Claude "
+            "Agent SDK (setting unsupported_params = \"reject\"; with \"announce\" they are "
+            f"accepted and named in the {F.IGNORED_HEADER} response header)")
+    return request
+
+
+class _Ignored:
+    """Announced names, in order, once each."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def add(self, name: str) -> None:
+        if name not in self.names:
+            self.names.append(name)
+
+
+def _top_level(data: dict[str, Any], ignored: _Ignored) -> None:
+    for name, value in data.items():
+        rule = F.body_rule(name)
+        if value is None or rule.status in (F.HONOURED, F.EMULATED):
+            continue
+        if rule.status == F.REFUSED:
+            if value in ([], {}, False):
+                continue
+            raise invalid_request(f"{name}: not supported by this proxy: {rule.reason}")
+        ignored.add(name)
+
+
+def _split_tools(request: MessagesRequest, ignored: _Ignored) -> None:
+    """Client tools (the client runs them), emulated server tools (the CLI's built-ins run
+    them inside the turn), and refusals for tools nobody here can run."""
+    for j, tool in enumerate(request.tools or []):
+        kind = tool.get("type")
+        if kind in (None, "custom"):
+            request.client_tools.append(tool)
+            for key in tool:
+                if key not in F.TOOL or F.TOOL[key].status == F.ANNOUNCED:
+                    ignored.add(f"tools[].{key}")
+            continue
+        if not isinstance(kind, str):
+            raise invalid_request(f"tools.{j}.type: must be a string")
+        rule = F.server_tool_rule(kind)
+        if rule.status == F.REFUSED:
+            raise invalid_request(
+                f"tools.{j}: the tool {tool['name']!r} (type {kind!r}) cannot be run through "
+                f"this proxy: {rule.reason}")
+        request.server_tools.append(tool)
+        builtin = F.WEB_SEARCH if rule.name == "web_search" else F.WEB_FETCH
+        if builtin not in request.cli_tools:
+            request.cli_tools.append(builtin)
+        allowed, blocked = tool.get("allowed_domains"), tool.get("blocked_domains")
+        for key, value in (("allowed_domains", allowed), ("blocked_domains", blocked)):
+            if value is not None and (not isinstance(value, list)
+                                      or not all(isinstance(d, str) and d for d in value)):
+                raise invalid_request(f"tools.{j}.{key}: must be a list of domain names")
+        if builtin == F.WEB_FETCH:
+            rules = [f"{builtin}(domain:{d})" for d in allowed or []] or [builtin]
+            request.cli_allow.extend(r for r in rules if r not in request.cli_allow)
+            request.cli_deny.extend(f"{builtin}(domain:{d})" for d in blocked or [])
+        else:
+            request.cli_allow.append(builtin)
+        for key in tool:
+            if key not in F.SERVER_TOOL_FIELDS or (builtin == F.WEB_SEARCH and key.endswith(
+                    "_domains")):
+                ignored.add(f"tools[{rule.name}].{key}")
+
+
+def _tool_choice(choice: Any, request: MessagesRequest) -> dict[str, Any] | None:
+    if choice is None:
+        return None
+    if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):
+        raise invalid_request("tool_choice.type: must be 'auto', 'any', 'tool' or 'none'")
+    kind = choice["type"]
+    single = choice.get("disable_parallel_tool_use")
+    if single is not None and not isinstance(single, bool):
+        raise invalid_request("tool_choice.disable_parallel_tool_use: must be a boolean")
+    names = [t["name"] for t in request.client_tools]
+    if kind == "tool":
+        name = choice.get("name")
+        if not isinstance(name, str) or not name:
+            raise invalid_request("tool_choice.name: field required (a string) with type 'tool'")
+        if name not in names:
+            server = [t["name"] for t in request.server_tools]
+            raise invalid_request(
+                f"tool_choice.name: {name!r} " + (
+                    "is a server tool, which the proxy runs inside the turn; it cannot be forced"
+                    if name in server else "is not one of the request's tools"
+                    + (f" ({', '.join(names)})" if names else " (it has none)")))
+        return {"type": "tool", "name": name}
+    if kind == "any":
+        if not names:
+            raise invalid_request("tool_choice: type 'any' needs client tools in 'tools'")
+        return {"type": "any"}
+    if kind == "none":
+        return {"type": "none"} if names else None
+    return {"type": "auto", "disable_parallel_tool_use": True} if single and names else None
+
+
+def _stop_sequences(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid_request("stop_sequences: must be a list of strings")
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            raise invalid_request(f"stop_sequences.{i}: must be a non-empty string")
+    return list(dict.fromkeys(value))
+
+
+def _json_schema_format(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or value.get("type") != "json_schema":
+        raise invalid_request(f"{where}.type: must be 'json_schema'")
+    if not isinstance(value.get("schema"), dict):
+        raise invalid_request(f"{where}.schema: must be a JSON schema object")
+    return {"type": "json_schema", "schema": value["schema"]}
+
+
+def _output(data: dict[str, Any], request: MessagesRequest, ignored: _Ignored) -> None:
+    config = data.get("output_config")
+    if config is not None and not isinstance(config, dict):
+        raise invalid_request("output_config: must be an object")
+    config = config or {}
+    for key in config:
+        if key not in ("effort", "format", "task_budget"):
+            ignored.add(f"output_config.{key}")
+    effort = config.get("effort")
+    if effort is not None:
+        if effort not in EFFORTS:
+            raise invalid_request(f"output_config.effort: must be one of {', '.join(EFFORTS)}")
+        request.effort = effort
+    if config.get("format") is not None:
+        request.output_format = _json_schema_format(config["format"], "output_config.format")
+    elif data.get("output_format") is not None:
+        request.output_format = _json_schema_format(data["output_format"], "output_format")
+    budget = config.get("task_budget")
+    if budget is not None:
+        total = budget.get("total") if isinstance(budget, dict) else None
+        if budget.get("type", "tokens") != "tokens" or isinstance(total, bool) \
+                or not isinstance(total, int) or total < 1:
+            raise invalid_request("output_config.task_budget: must be {\"type\": \"tokens\", "
+                                  "\"total\": <positive integer>}")
+        request.task_budget = total
+
+
+def _headers(headers: Mapping[str, str], request: MessagesRequest, ignored: _Ignored) -> None:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name, rule in F.HEADERS.items():
+        if rule.status == F.ANNOUNCED and lowered.get(name):
+            ignored.add(name)
+    betas = [b.strip() for b in lowered.get("anthropic-beta", "").split(",") if b.strip()]
+    for beta in betas:
+        rule = F.beta_rule(beta)
+        if rule.status == F.ANNOUNCED:
+            ignored.add(f"anthropic-beta:{beta}")
+        elif rule.name == "context-1m" and F.CONTEXT_1M not in request.betas:
+            request.betas.append(F.CONTEXT_1M)
+
+
+def _block_hints(data: dict[str, Any], messages: list[dict[str, Any]],
+                 ignored: _Ignored) -> None:
+    system = data.get("system")
+    blocks = list(system) if isinstance(system, list) else []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            blocks.extend(content)
+            blocks.extend(inner for b in content if b.get("type") == "tool_result"
+                          and isinstance(b.get("content"), list) for inner in b["content"])
+    for key in F.BLOCK:
+        if any(isinstance(b, dict) and b.get(key) is not None for b in blocks):
+            ignored.add(key)

@@ -14,7 +14,11 @@ import json
 import uuid
 from typing import Any, Callable
 
+from .stops import Cut, StopRules
+
 ClientEvent = dict[str, Any]
+_DELTA_KEYS = {"text_delta": "text", "thinking_delta": "thinking",
+               "input_json_delta": "partial_json"}
 
 
 def new_message_id() -> str:
@@ -42,6 +46,11 @@ class StreamTranslator:
         self.last_stop_reason: str | None = None
         self.last_output_tokens = 0
         self.blocks_forwarded: dict[str, int] = {}
+        # Proxy-side stop rules (stop_sequences, max_tokens, tool_choice): see stops.py.
+        # Once ``cut`` is set the response ends there; later SDK events are dropped.
+        self.rules: StopRules | None = None
+        self.cut: Cut | None = None
+        self._client_tool: dict[int, str] = {}  # client index -> client tool name
 
     def start(self, usage: dict[str, Any] | None = None) -> list[ClientEvent]:
         """The message_start event; emitted on the first SDK message_start or on demand."""
@@ -67,29 +76,44 @@ class StreamTranslator:
 
     def feed(self, event: dict[str, Any]) -> list[ClientEvent]:
         """Translate one raw SDK stream event into zero or more client events."""
+        if self.cut is not None:
+            return []  # the response ended at a stop rule; the CLI is being interrupted
         kind = event.get("type")
+        rules = self.rules
         if kind == "message_start":
             self._index_map.clear()
             return self.start((event.get("message") or {}).get("usage"))
         if kind == "content_block_start":
             block = event.get("content_block") or {}
-            if block.get("type") not in self.forwarded_types:
-                return []
-            if block.get("type") == "tool_use" and self.forward_tool is not None \
-                    and not self.forward_tool(block.get("name", "")):
+            forwarded = block.get("type") in self.forwarded_types and not (
+                block.get("type") == "tool_use" and self.forward_tool is not None
+                and not self.forward_tool(block.get("name", "")))
+            client_tool = None
+            if forwarded and block.get("type") == "tool_use":
+                client_tool = (self.tool_name(block.get("name", "")) if self.tool_name
+                               else block.get("name", ""))
+            if rules is not None:
+                self.cut = rules.before_block(str(block.get("type")), client_tool)
+                if self.cut is not None:
+                    return []
+            if not forwarded:
                 return []
             out = self.start()
-            if block.get("type") == "tool_use" and self.tool_name is not None:
-                block = {**block, "name": self.tool_name(block.get("name", ""))}
+            if client_tool is not None:
+                block = {**block, "name": client_tool}
             index = self._next_index
             self._next_index += 1
             self._index_map[event.get("index", 0)] = index
             self._open.add(index)
+            if client_tool is not None:
+                self._client_tool[index] = client_tool
             self.blocks_forwarded[block["type"]] = self.blocks_forwarded.get(block["type"], 0) + 1
             out.append({"type": "content_block_start", "index": index, "content_block": block})
             return out
         if kind == "content_block_delta":
             index = self._index_map.get(event.get("index", 0))
+            if rules is not None:
+                return self._ruled_delta(rules, index, event.get("delta") or {})
             if index is None or index not in self._open:
                 return []
             return [{"type": "content_block_delta", "index": index, "delta": event.get("delta")}]
@@ -97,8 +121,12 @@ class StreamTranslator:
             index = self._index_map.pop(event.get("index", 0), None)
             if index is None or index not in self._open:
                 return []
+            out = []
+            if rules is not None:
+                out = self._held_text(index)
+                rules.after_block(self._client_tool.pop(index, None))
             self._open.discard(index)
-            return [{"type": "content_block_stop", "index": index}]
+            return out + [{"type": "content_block_stop", "index": index}]
         if kind == "message_delta":
             reason = (event.get("delta") or {}).get("stop_reason")
             if reason:
@@ -106,16 +134,80 @@ class StreamTranslator:
             out = (event.get("usage") or {}).get("output_tokens")
             if isinstance(out, int):
                 self.last_output_tokens = out
+            if rules is not None:
+                rules.call_ended()
             return []
         return []  # message_stop, ping and anything new: the envelope is ours
 
+    def _ruled_delta(self, rules: StopRules, index: int | None,
+                     delta: dict[str, Any]) -> list[ClientEvent]:
+        """A delta under the stop rules: counted against max_tokens (shown or not), text
+        scanned for stop sequences."""
+        shown = index is not None and index in self._open
+        key = _DELTA_KEYS.get(str(delta.get("type")))
+        if key is None:  # signature, citations: no output text of their own
+            return [{"type": "content_block_delta", "index": index, "delta": delta}] \
+                if shown else []
+        value = str(delta.get(key) or "")
+        allowed = rules.budget(len(value), shown)
+        truncated = allowed < len(value)
+        value = value[:allowed]
+        out: list[ClientEvent] = []
+        if shown and key == "text":
+            assert index is not None
+            send, matched = rules.scan(index, value)
+            if matched is not None:
+                if send:
+                    out.append(_text_delta(index, send))
+                self.cut = Cut("stop_sequence", matched, rules.used_tokens)
+                return out
+            if truncated:
+                send += rules.flush(index)
+            if send:
+                out.append(_text_delta(index, send))
+        elif shown and value:
+            out.append({"type": "content_block_delta", "index": index,
+                        "delta": {**delta, key: value}})
+        if truncated:
+            self.cut = rules.max_tokens_cut()
+        return out
+
+    def _held_text(self, index: int) -> list[ClientEvent]:
+        held = self.rules.flush(index) if self.rules is not None else ""
+        return [_text_delta(index, held)] if held else []
+
+    def synthetic_text(self, text: str) -> list[ClientEvent]:
+        """One text block the proxy writes itself (a structured output's JSON), under the
+        stop sequences but not counted again against max_tokens (the CLI's usage already
+        counts the tool call that carried it)."""
+        saved_types, saved_max = set(self.forwarded_types), None
+        self.forwarded_types.add("text")
+        if self.rules is not None:
+            saved_max, self.rules.max_tokens = self.rules.max_tokens, None
+        sdk_index = -1  # no SDK API call uses it
+        try:
+            out = self.feed({"type": "content_block_start", "index": sdk_index,
+                             "content_block": {"type": "text", "text": ""}})
+            out += self.feed({"type": "content_block_delta", "index": sdk_index,
+                              "delta": {"type": "text_delta", "text": text}})
+            out += self.feed({"type": "content_block_stop", "index": sdk_index})
+        finally:
+            self.forwarded_types = saved_types
+            if self.rules is not None:
+                self.rules.max_tokens = saved_max
+        return out
+
     def close_blocks(self) -> list[ClientEvent]:
-        out = [{"type": "content_block_stop", "index": i} for i in sorted(self._open)]
+        out = []
+        for i in sorted(self._open):
+            out += self._held_text(i)
+            out.append({"type": "content_block_stop", "index": i})
         self._open.clear()
         self._index_map.clear()
         return out
 
-    def finish(self, stop_reason: str | None, usage: dict[str, Any] | None) -> list[ClientEvent]:
+    def finish(self, stop_reason: str | None, usage: dict[str, Any] | None,
+               stop_sequence: str | None = None) -> list[ClientEvent]:
         """Close everything: open blocks, one message_delta, one message_stop."""
         if self.finished:
             return []
@@ -129,10 +221,15 @@ class StreamTranslator:
             "cache_read_input_tokens": int(usage.get("cache_read_input_tokens") or 0),
         }
         out.append({"type": "message_delta",
-                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
                     "usage": delta_usage})
         out.append({"type": "message_stop"})
         return out
+
+
+def _text_delta(index: int, text: str) -> ClientEvent:
+    return {"type": "content_block_delta", "index": index,
+            "delta": {"type": "text_delta", "text": text}}
 
 
 class MessageAccumulator:
