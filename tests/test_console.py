@@ -69,7 +69,7 @@ async def test_a_streamed_request_shows_in_the_table_and_its_tokens_in_the_strea
     app = console(tmp_path)
     async with app.run_test(size=(160, 50)) as pilot:
         async with client(app).messages.stream(
-                model=MODEL, max_tokens=50,
+                model=MODEL, max_tokens=500,
                 messages=[{"role": "user", "content": "FAKE:tokens=40 FAKE:think"}]) as s:
             text = "".join([t async for t in s.text_stream])
         table = app.query_one(FlowsTable)

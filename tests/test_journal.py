@@ -29,7 +29,7 @@ async def test_every_flow_has_a_start_and_one_end_with_its_outcome(start_proxy, 
     folder = tmp_path / "journal"
     proxy = await start_proxy(journal_dir=str(folder))
     client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="x", max_retries=0)
-    async with client.messages.stream(model=MODEL, max_tokens=20, system=f"key is {SECRET}",
+    async with client.messages.stream(model=MODEL, max_tokens=200, system=f"key is {SECRET}",
                                       messages=[{"role": "user", "content": "FAKE:tokens=30"}]
                                       ) as stream:
         assert len([t async for t in stream.text_stream]) == 30

@@ -75,7 +75,7 @@ async def test_rate_limit_with_known_reset_sends_retry_after(proxy):
 
 async def test_rate_limit_warning_is_not_an_error(proxy, anthropic_client):
     message = await anthropic_client.messages.create(
-        model=MODEL, max_tokens=5, messages=user("FAKE:rate_limit_event=allowed_warning hi"))
+        model=MODEL, max_tokens=100, messages=user("FAKE:rate_limit_event=allowed_warning hi"))
     assert "hi" in message.content[0].text
     warnings = [e for e in proxy.collect() if e.kind == "rate_limit"]
     assert warnings[-1].status == "allowed_warning"
@@ -126,7 +126,7 @@ async def test_inactivity_timeout_is_504_and_kills_the_cli(start_proxy):
 
 async def test_total_timeout_mid_stream(start_proxy):
     proxy = await start_proxy(timeout_ms=800)
-    status, _, body = await post(proxy, {"model": MODEL, "max_tokens": 5, "stream": True,
+    status, _, body = await post(proxy, {"model": MODEL, "max_tokens": 1000, "stream": True,
                                          "messages": user("FAKE:tokens=100 FAKE:delay=0.05")})
     checked = check_stream(body, expect_error=True)
     assert checked.error["type"] == "timeout_error" and "total" in checked.error["message"]

@@ -85,13 +85,13 @@ async def test_model_id_passes_through_and_aliases_apply(start_proxy):
 
 
 async def test_session_resume_sends_only_the_new_turn(proxy):
-    status, headers, _ = await raw_post(proxy, {"model": MODEL, "max_tokens": 5,
+    status, headers, _ = await raw_post(proxy, {"model": MODEL, "max_tokens": 100,
                                                 "messages": user("remember PINEAPPLE")})
     session = headers["X-Claude-Session-ID"]
     history = [{"role": "user", "content": "remember PINEAPPLE"},
                {"role": "assistant", "content": "You said: remember PINEAPPLE"},
                {"role": "user", "content": "FAKE:recall what did I say?"}]
-    status, headers, body = await raw_post(proxy, {"model": MODEL, "max_tokens": 5,
+    status, headers, body = await raw_post(proxy, {"model": MODEL, "max_tokens": 100,
                                                    "messages": history},
                                            {"X-Claude-Session-ID": session})
     assert status == 200
@@ -142,7 +142,7 @@ async def test_images_and_documents_reach_the_cli_as_blocks(proxy, anthropic_cli
     doc = {"type": "document", "source": {"type": "text", "media_type": "text/plain",
                                           "data": "a document"}}
     message = await anthropic_client.messages.create(
-        model=MODEL, max_tokens=5,
+        model=MODEL, max_tokens=100,
         messages=[{"role": "user", "content": [{"type": "text", "text": "see"}, image, doc]}])
     assert "1 image" in message.content[0].text and "1 document" in message.content[0].text
 

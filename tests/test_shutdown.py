@@ -44,7 +44,7 @@ async def stream_while_terminated(url: str, proc: subprocess.Popen,
     stream's bytes and the log read so far."""
     async with aiohttp.ClientSession() as session:
         async with session.post(url + "/v1/messages", json={
-                "model": MODEL, "max_tokens": 10, "stream": True,
+                "model": MODEL, "max_tokens": 1000, "stream": True,
                 "messages": [{"role": "user", "content": prompt}]}) as resp:
             first = await resp.content.readline()
             proc.send_signal(signal.SIGTERM)

@@ -193,7 +193,13 @@ class Engine:
                 self.conversations.release(claimed)  # the session was gone; started fresh
             if driver.retain and driver.live is not None and flow.session_id:
                 self.pool.put(flow.session_id, key, driver.live)
-            if flow.session_id:
+            if driver.diverged:
+                # A stop rule cut the turn (stop sequence, max_tokens, tool_choice): the
+                # session holds more than the client received, so it is never continued.
+                if claimed is not None:
+                    self.conversations.release(claimed)
+                self.conversations.set_state(flow.session_id, "evicted")
+            elif flow.session_id:
                 self.conversations.record(
                     flow.session_id, root, request.messages, driver.reply_message(),
                     cwd=flow.options_summary.get("cwd") or self.settings.cwd,  # where its CLI ran

@@ -10,6 +10,7 @@ ended with client tool calls and the run must wait for their results.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Protocol
@@ -28,6 +29,7 @@ from ..settings import Settings
 from ..wire.errors import ClientGone, ProxyError, timed_out
 from ..wire.history import blocks_of, build_prompt
 from ..wire.request import MessagesRequest
+from ..wire.stops import StopRules
 from ..wire.stream import MessageAccumulator, StreamTranslator
 from .client_tools import PREFIX, ToolBridge, client_name, offered_tools
 from .failures import FailureFacts, classify_api_error, classify_exception
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
     from ..pool import WarmPool
 
 DONE, PARKED = "done", "parked"
+CUT = "cut"  # _handle: a proxy-side stop rule ended the response (see _cut)
+# Tools the CLI runs itself inside the turn for the request (never handed to the client).
+PROXY_SIDE_TOOLS = frozenset({"WebSearch", "WebFetch", "StructuredOutput"})
 
 
 class Sink(Protocol):
@@ -133,6 +138,7 @@ class FlowDriver:
             forward_types=frozenset({"text", "tool_use"} if passthrough else {"text"}),
             tool_name=client_name if passthrough else None,
             forward_tool=(lambda name: self._offered(name)) if passthrough else None)
+        self._proxy_rules()  # stop sequences, max_tokens, tool_choice, structured output
         self.pool = pool
         self.pool_key = pool_key
         self.retain = False  # set on DONE when the process may stay warm for the next turn
@@ -389,8 +395,11 @@ class FlowDriver:
                 except StopAsyncIteration:
                     break
                 timeouts.touch()
-                if await self._handle(message) == PARKED:
+                handled = await self._handle(message)
+                if handled == PARKED:
                     return PARKED
+                if handled == CUT:
+                    return await self._cut()
         except (ProxyError, ClientGone, asyncio.CancelledError, TimeoutError):
             raise
         except Exception as exc:
@@ -414,9 +423,69 @@ class FlowDriver:
             or "end_turn"
         if stop_reason == "tool_use":
             stop_reason = "end_turn"  # tool turns ran inside the proxy; the client sees text
+        if self.request.output_format:
+            await self._emit(self._structured_output(result))
+            if self.translator.cut is not None:  # a stop sequence inside the JSON
+                return await self._cut()
         self.flow.stop_reason = stop_reason
         await self._emit(self.translator.finish(stop_reason, usage))
         return DONE
+
+    # -- proxy-side emulation (issue 11 item 5): stop rules and structured output ---------
+
+    def _proxy_rules(self) -> None:
+        """Consulted by the translator for every event: where the response must end."""
+        request = self.request
+        self.diverged = False  # a cut turn: the CLI's session holds more than the client got
+        if request.stop_sequences or request.max_tokens or request.tool_choice:
+            self.translator.rules = StopRules.for_request(request)
+        if request.output_format:
+            # The JSON arrives in ResultMessage.structured_output (the CLI's StructuredOutput
+            # tool); the model's prose around it is not the API's answer.
+            self.translator.forwarded_types.discard("text")
+
+    def _structured_output(self, result: Any) -> list[dict[str, Any]]:
+        data = getattr(result, "structured_output", None)
+        if data is None:
+            raise ProxyError("api_error", "The CLI returned no structured output for "
+                             "output_config.format (the model did not produce it).",
+                             error_class="structured_output")
+        return self.translator.synthetic_text(json.dumps(data, ensure_ascii=False))
+
+    async def _cut(self) -> str:
+        """A stop rule ended the response mid-turn. Interrupt the CLI so it stops generating,
+        end the response as the API would, and never reuse this process: its session now
+        holds more than the client received (the engine does not continue it, see
+        ``diverged``); the next turn starts fresh with the client's exact history."""
+        cut = self.translator.cut
+        live = self.live
+        assert cut is not None and live is not None
+        self.retain = False
+        self.diverged = True
+        what = {"stop_sequence": f"the stop sequence {cut.sequence!r}",
+                "max_tokens": f"max_tokens ({self.request.max_tokens})",
+                "tool_use": f"the tool call tool_choice asked for ({self._choice_text()})",
+                "end_turn": "a tool call, which tool_choice 'none' forbids"}.get(cut.reason,
+                                                                                  cut.reason)
+        self.publish(Note(self.flow.id, "info", f"the response ends at {what}, as the API "
+                          "would; the CLI turn was interrupted and its process is not reused"))
+        try:
+            await asyncio.wait_for(live.client.interrupt(), 2.0)
+        except Exception:  # noqa: BLE001 - the process is ended below in any case
+            pass
+        usage = {**self.translator.input_usage,
+                 "output_tokens": cut.output_tokens if cut.output_tokens is not None
+                 else self.translator.last_output_tokens}
+        self.flow.input_tokens = int(usage.get("input_tokens") or 0)
+        self.flow.output_tokens = int(usage["output_tokens"] or 0)
+        self.flow.stop_reason = cut.reason
+        await self._emit(self.translator.finish(cut.reason, usage, cut.sequence))
+        await live.close()
+        return DONE
+
+    def _choice_text(self) -> str:
+        choice = self.request.tool_choice or {}
+        return choice.get("name") or choice.get("type") or "?"
 
     async def _park(self) -> str:
         """Claude called client tools: end this response with them; the run waits."""
@@ -461,6 +530,8 @@ class FlowDriver:
             client_events = self.translator.feed(event)
             if client_events:
                 await self._emit(client_events)
+            if self.translator.cut is not None:
+                return CUT
             if self.mode == "passthrough" and kind == "message_delta" and \
                     (event.get("delta") or {}).get("stop_reason") == "tool_use" and \
                     self._call_tool_uses:
@@ -484,7 +555,13 @@ class FlowDriver:
             for block in message.content:
                 if isinstance(block, ToolUseBlock):
                     live.tool_names[block.id] = block.name
-                    if self.mode == "passthrough" and not self._offered(block.name):
+                    if self.mode == "passthrough" and block.name in PROXY_SIDE_TOOLS \
+                            and (block.name == "StructuredOutput" or block.name
+                                 in self.request.cli_tools):
+                        # web_search / web_fetch / structured output: the CLI runs it itself.
+                        self.publish(ToolCall(flow.id, block.id, block.name,
+                                              summarize(block.input)))
+                    elif self.mode == "passthrough" and not self._offered(block.name):
                         # The CLI answers it with "No such tool available": never the client's.
                         self.publish(Note(flow.id, "warning", (
                             f"Claude called {block.name}, which this run does not offer; the "

@@ -12,7 +12,7 @@ from claude_agent_sdk.types import McpSdkServerConfig
 
 from ..settings import Settings
 from ..wire.models import resolve_model
-from ..wire.request import MessagesRequest
+from ..wire.request import THINKING_DISPLAYS, MessagesRequest
 from ..wire.jsonsafe import printable
 from .child import explicit_env
 from .workdir import run_cwd
@@ -76,11 +76,44 @@ def _system_prompt(text: str, temp_files: list[str]) -> str | dict[str, str] | N
 
 def _thinking(request: MessagesRequest) -> dict[str, Any]:
     thinking = request.thinking or {}
+    display = thinking.get("display")
+    shown = {"display": display} if display in THINKING_DISPLAYS else {}
     if thinking.get("type") == "enabled":
-        return {"type": "enabled", "budget_tokens": int(thinking["budget_tokens"])}
+        return {"type": "enabled", "budget_tokens": int(thinking["budget_tokens"]), **shown}
     if thinking.get("type") == "adaptive":
-        return {"type": "adaptive"}
+        return {"type": "adaptive", **shown}
     return {"type": "disabled"}
+
+
+def _honoured(request: MessagesRequest) -> dict[str, Any]:
+    """Request fields the SDK takes as options (see wire/fields.py)."""
+    out: dict[str, Any] = {}
+    if request.effort:
+        out["effort"] = request.effort
+    if request.output_format:
+        out["output_format"] = request.output_format
+    if request.task_budget:
+        out["task_budget"] = {"total": request.task_budget}
+    if request.betas:
+        out["betas"] = list(request.betas)
+    return out
+
+
+def tool_choice_note(request: MessagesRequest) -> str:
+    """What the model is told of a forced or refused tool choice (the stream rules in
+    wire/stops.py then end the response where the API would)."""
+    choice = request.tool_choice or {}
+    kind = choice.get("type")
+    if kind == "tool":
+        return (f"\n\nIn this response, call the tool mcp__client__{choice['name']} (and "
+                "nothing else) before anything else.")
+    if kind == "any":
+        return "\n\nIn this response, call one of the mcp__client__ tools before anything else."
+    if kind == "none":
+        return "\n\nIn this response, do not call any tool: answer in text."
+    if choice.get("disable_parallel_tool_use"):
+        return "\n\nCall at most one tool in this response."
+    return ""
 
 
 def build_options(
@@ -110,6 +143,7 @@ def build_options(
         verbatim_prompts=True,
         # Only the servers we pass: none of the host's MCP configuration leaks in.
         strict_mcp_config=True,
+        **_honoured(request),
     )
     # What the user gives the CLI on purpose (CLAUDE_PROXY_CLI_ENV_X=v) wins over our
     # conversation switches; a resumed interrupted turn's variables belong to this spawn.
@@ -135,18 +169,24 @@ def build_options(
         mcp_timeout_ms = settings.parked_timeout_ms + 60_000
         options = ClaudeAgentOptions(
             **common,
-            system_prompt=_system_prompt(system_text + PASSTHROUGH_NOTE, temp_files),
-            tools=[],
+            system_prompt=_system_prompt(system_text + PASSTHROUGH_NOTE
+                                         + tool_choice_note(request), temp_files),
+            # The CLI's own WebSearch/WebFetch fulfil the request's web_search/web_fetch
+            # server tools inside the turn (request.server_tools); nothing else built in.
+            tools=list(request.cli_tools),
             setting_sources=[],
             mcp_servers={client_tools["name"]: client_tools},
-            allowed_tools=[f"mcp__{client_tools['name']}"],
+            allowed_tools=[f"mcp__{client_tools['name']}", *request.cli_allow],
+            disallowed_tools=list(request.cli_deny),
             env={**env, "MCP_TOOL_TIMEOUT": str(mcp_timeout_ms)},
         )
     else:
         options = ClaudeAgentOptions(
             **common,
             system_prompt=_system_prompt(system_text, temp_files),
-            tools=[],
+            tools=list(request.cli_tools),
+            allowed_tools=list(request.cli_allow),
+            disallowed_tools=list(request.cli_deny),
             setting_sources=[],
             env=env,
         )
@@ -165,5 +205,8 @@ def build_options(
                           else f"{len(system_text)} chars"),
         "thinking": options.thinking,
         "resume": resume,
+        **{key: value for key, value in _honoured(request).items() if key != "output_format"},
+        **({"output_format": "json_schema"} if request.output_format else {}),
+        **({"cli_tools": list(request.cli_tools)} if request.cli_tools else {}),
     }
     return BuiltOptions(options, summary, temp_files)
