@@ -216,8 +216,6 @@ def test_anthropic_ts_client_tool_loop():
     assert found["final_text"] == WEATHER_REPLY and found["final_stop"] == "end_turn"
 
 
-@pytest.mark.xfail(reason="issue 11 item 5: stop_sequences are ignored, not emulated",
-                   strict=False)
 def test_anthropic_ts_stop_sequences():
     found = ts("stop_sequences")
     assert found["text"] == "You said: alpha beta "
@@ -269,8 +267,6 @@ def test_ai_sdk_tool_loop_with_stop_when():
     assert found["text"] == WEATHER_REPLY
 
 
-@pytest.mark.xfail(reason="issue 11 item 5: stop_sequences are ignored, not emulated",
-                   strict=False)
 def test_ai_sdk_stop_sequences():
     found = vercel("stop_sequences")
     assert found["text"] == "You said: alpha beta "
