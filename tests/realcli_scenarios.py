@@ -8,7 +8,7 @@ our proxy (Engine + ProxyServer) driving the CLI bundled in the SDK wheel, and a
 findings on stdout for the test to assert on; it always has ``cli_pids`` (CLI processes the
 proxy spawned), ``cli_alive_after`` and ``leftover_processes`` (any process descended from this
 one still running at the end; both must be empty).
-Scenarios: chat, parked, continuations, seeded, warm, client_cli, bench (the four start-up cases of
+Scenarios: chat, parked, continuations, seeded, warm, client_cli, fields, bench (the four start-up cases of
 bench/warm_start.py --real; REALCLI_RUNS runs).
 Never run it outside such a namespace: the real CLI would try the internet. It refuses to.
 """
@@ -474,7 +474,80 @@ async def scenario_bench(work: Path) -> dict[str, Any]:
                         for k, vals in figures.items()},
             "cli_pids": pids, "cli_alive_after": await wait_gone(pids)}
 
-SCENARIOS = {"chat": scenario_chat, "parked": scenario_parked, "seeded": scenario_seeded,
+CITY_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}},
+               "required": ["city"], "additionalProperties": False}
+TIME = {"name": "get_time", "description": "Current time of a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
+
+
+async def scenario_fields(work: Path) -> dict[str, Any]:
+    """Issue 11 item 5 on the real CLI: what honoured fields become upstream, and that an
+    emulated cut leaves upstream with the client's history, not the CLI's."""
+    stub = MessagesStub([
+        ToolUse("StructuredOutput", {"city": "Paris"}),         # 1: output_config.format
+        Text("alpha beta STOP gamma delta"),                     # 2: stop_sequences
+        lambda body: Text("second turn"),                        # 3: the next turn
+        [ToolUse("get_time", {"city": "Oslo"}),                  # 4: forced tool_choice
+         ToolUse("get_weather", {"city": "Oslo"})],
+    ])
+    await stub.start()
+    offline_env(work / "home", stub.url)
+    out: dict[str, Any] = {}
+    async with Harness(stub, work) as h:
+        client = h.client()
+        made = await client.messages.create(
+            model=MODEL, max_tokens=500, messages=[{"role": "user", "content": "Where?"}],
+            output_config={"effort": "low",
+                           "format": {"type": "json_schema", "schema": CITY_SCHEMA}},
+            extra_headers={"anthropic-beta": "context-1m-2025-08-07"})
+        out["structured_text"] = made.content[0].text
+        out["structured_blocks"] = [b.type for b in made.content]
+        first = stub.main_bodies()[0]
+        out["structured_tool"] = [t for t in first.get("tools", [])
+                                  if t.get("name") == "StructuredOutput"]
+        out["structured_output_config"] = first.get("output_config")
+        out["structured_beta"] = [r["headers"].get("anthropic-beta", "")
+                                  for r in stub.message_requests() if is_main_body(r)][0]
+        history = [{"role": "user", "content": "Count"}]
+        cut = await client.messages.create(model=MODEL, max_tokens=500, messages=history,
+                                           stop_sequences=["STOP"])
+        out["cut_text"], out["cut_stop"] = cut.content[0].text, cut.stop_reason
+        out["cut_sequence"] = cut.stop_sequence
+        history += [{"role": "assistant", "content": cut.content[0].text},
+                    {"role": "user", "content": "Go on"}]
+        follow = await client.messages.create(model=MODEL, max_tokens=500, messages=history)
+        out["follow_text"] = follow.content[0].text
+        sent = stub.main_bodies()[-1]["messages"]
+        out["follow_assistant_texts"] = [
+            b.get("text") if isinstance(b, dict) else b
+            for m in sent if m["role"] == "assistant"
+            for b in (m["content"] if isinstance(m["content"], list) else [m["content"]])
+            if not isinstance(b, dict) or b.get("type") == "text"]
+        forced = await client.messages.create(
+            model=MODEL, max_tokens=500, tools=[WEATHER, TIME],
+            tool_choice={"type": "tool", "name": "get_time"},
+            messages=[{"role": "user", "content": "Time and weather in Oslo?"}])
+        out["forced_blocks"] = [(b.type, getattr(b, "name", None)) for b in forced.content]
+        out["forced_stop"] = forced.stop_reason
+        out["forced_system"] = system_of(stub.main_bodies()[-1])
+        pids = h.pids()
+    await stub.stop()
+    out["cli_pids"] = pids
+    out["cli_alive_after"] = await wait_gone(pids)
+    return out
+
+
+def is_main_body(record: dict[str, Any]) -> bool:
+    from upstream_stub import is_main
+    return is_main(record["body"])
+
+
+def system_of(body: dict[str, Any]) -> str:
+    from upstream_stub import system_text
+    return system_text(body)
+
+
+SCENARIOS = {"chat": scenario_chat, "fields": scenario_fields, "parked": scenario_parked, "seeded": scenario_seeded,
              "continuations": scenario_continuations,
              "warm": scenario_warm, "client_cli": scenario_client_cli, "bench": scenario_bench}
 

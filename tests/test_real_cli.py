@@ -167,3 +167,23 @@ def test_the_login_advice_names_a_command_the_real_cli_has():
     login, logout, status, source = json.loads(proc.stdout.splitlines()[-1])
     assert login == ["auth", "login"] and logout == ["auth", "logout"]
     assert status == ["auth", "status"] and source == "claude auth --help"
+
+
+def test_request_fields_reach_upstream_and_a_cut_leaves_the_clients_history():
+    """Issue 11 item 5 on the real CLI: honoured fields become what upstream receives, and
+    after an emulated cut the next turn's upstream history is what the client received."""
+    r = run("fields")
+    # output_config.format → the CLI's StructuredOutput tool; its input is the client's text
+    assert r["structured_blocks"] == ["text"] and r["structured_text"] == '{"city": "Paris"}'
+    (tool,) = r["structured_tool"]
+    assert tool["input_schema"]["properties"] == {"city": {"type": "string"}}
+    assert r["structured_output_config"]["effort"] == "low"   # output_config.effort
+    assert "context-1m-2025-08-07" in r["structured_beta"].split(",")
+    # stop_sequences: cut before STOP; upstream's next turn holds the cut text, not the rest
+    assert (r["cut_text"], r["cut_stop"], r["cut_sequence"]) == (
+        "alpha beta ", "stop_sequence", "STOP")
+    assert r["follow_text"] == "second turn"
+    assert r["follow_assistant_texts"] == ["alpha beta "]
+    # forced tool_choice: the model is told, and the parallel second call never reaches the client
+    assert r["forced_blocks"] == [["tool_use", "get_time"]] and r["forced_stop"] == "tool_use"
+    assert "call the tool mcp__client__get_time" in r["forced_system"]
