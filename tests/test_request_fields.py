@@ -361,3 +361,12 @@ async def test_server_tools_nobody_can_run_are_refused_by_name(proxy, anthropic_
     assert not starts(log_since(mark))
     flow = last_flow(proxy)
     assert flow.mode == "rejected" and flow.error["status"] == 400
+
+
+async def test_chat_mode_announces_the_tools_it_drops(start_proxy):
+    proxy = await start_proxy(mode="chat")
+    status, headers, body = await raw_post(proxy, {
+        "model": MODEL, "max_tokens": 50, "tools": [WEATHER], "top_k": 1,
+        "tool_choice": {"type": "any"}, "messages": user("hello")})
+    assert status == 200, body
+    assert headers["x-claude-proxy-ignored"] == "top_k,tools,tool_choice"

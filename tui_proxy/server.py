@@ -36,9 +36,13 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 REQUEST_ID = web.RequestKey("request_id", str)
 
 
-def announced_headers(parsed: MessagesRequest) -> dict[str, str]:
-    """``x-claude-proxy-ignored``: what the proxy accepted without honouring it."""
-    return {IGNORED_HEADER: header_value(parsed.ignored)} if parsed.ignored else {}
+def announced_headers(parsed: MessagesRequest, mode: str) -> dict[str, str]:
+    """``x-claude-proxy-ignored``: what the proxy accepted without honouring it (in chat and
+    agent mode the client's tools and tool_choice too: the operator chose that mode)."""
+    names = list(parsed.ignored)
+    if mode != "passthrough" and parsed.client_tools:
+        names += ["tools"] + (["tool_choice"] if parsed.tool_choice else [])
+    return {IGNORED_HEADER: header_value(names)} if names else {}
 
 
 def error_response(error: ProxyError, request_id: str) -> web.Response:
@@ -129,7 +133,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         engine.publish(Note(flow.id, "info", turn.note))
     sink: SseSink | JsonSink
     sink = (SseSink(request, request_id, engine.settings.ping_interval_s,
-                    headers=announced_headers(parsed)) if parsed.stream
+                    headers=announced_headers(parsed, flow.mode)) if parsed.stream
             else JsonSink())
     resume = request.headers.get(SESSION_HEADER) or None
     task = asyncio.create_task(
@@ -153,7 +157,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
             flow.task = None  # the finished task holds the driver and its CLI client: let go
     if turn is not None and error is not None:
         turn.discard()
-    headers = {"request-id": request_id, **announced_headers(parsed)}
+    headers = {"request-id": request_id, **announced_headers(parsed, flow.mode)}
     if flow.session_id:
         headers[SESSION_HEADER] = flow.session_id
     if isinstance(sink, SseSink):

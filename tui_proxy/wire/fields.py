@@ -56,7 +56,9 @@ BODY = _table(
     Rule("temperature", ANNOUNCED, SAMPLING),
     Rule("top_p", ANNOUNCED, SAMPLING),
     Rule("top_k", ANNOUNCED, SAMPLING),
-    Rule("tools", HONOURED, "client tools run on the client (see Modes); server tools below"),
+    Rule("tools", HONOURED, "client tools run on the client (see Modes); server tools below; "
+                            "with `mode` chat or agent the client's tools (and `tool_choice`) "
+                            "are announced"),
     Rule("tool_choice", EMULATED, "`auto` as is; `any`/`tool`: the model is told to call it and "
                                   "the response ends after the first matching call; `none`: "
                                   "told not to, and ends before any call; "
