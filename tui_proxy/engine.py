@@ -131,7 +131,8 @@ class Engine:
                               f"request carries {len(request.tools)} client tools; chat mode "
                               "answers without tools (client-tool pass-through is not enabled)"))
         if request.ignored:
-            self.publish(Note(flow.id, "info", "parameters the SDK cannot honour were ignored: "
+            self.publish(Note(flow.id, "info", "accepted but not honoured (told to the client "
+                                               "in x-claude-proxy-ignored): "
                                                + ", ".join(request.ignored)))
         return flow
 
