@@ -20,10 +20,12 @@ MODEL = "claude-sonnet-5-5"
 def test_inherited_anthropic_variables_are_dropped_unless_given_on_purpose():
     environ = {"ANTHROPIC_BASE_URL": "http://127.0.0.1:3456", "ANTHROPIC_API_KEY": "sk-x",
                "CLAUDE_PROXY_CLI_ENV_ANTHROPIC_API_KEY": "sk-real", "HOME": "/h"}
-    assert dropped_vars(environ) == ["ANTHROPIC_BASE_URL"]
+    # The proxy's own settings variables go too: the CLI gets the given one under its name.
+    assert dropped_vars(environ) == ["ANTHROPIC_BASE_URL", "CLAUDE_PROXY_CLI_ENV_ANTHROPIC_API_KEY"]
     assert explicit_env(environ) == {"ANTHROPIC_API_KEY": "sk-real"}
     prefix = command_prefix(str(FAKE_CLAUDE), environ)
-    assert prefix[-2:] == ["-u", "ANTHROPIC_BASE_URL"] and prefix[-3].endswith("env")
+    assert prefix[-4:] == ["-u", "ANTHROPIC_BASE_URL", "-u",
+                           "CLAUDE_PROXY_CLI_ENV_ANTHROPIC_API_KEY"] and prefix[-5].endswith("env")
     if sys.platform.startswith("linux"):
         assert "--pdeathsig" in prefix or "launcher.py" in " ".join(prefix)
     assert command_prefix("/no/such/claude", environ) == [], "a missing CLI stays the SDK's"

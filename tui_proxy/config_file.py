@@ -97,9 +97,13 @@ def write_config(path: str | os.PathLike[str] | None = None, force: bool = False
     target = Path(path).expanduser() if path else default_config_path()
     if target.exists() and not force:
         raise ConfigExists(str(target))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    from .sdk.seed import private_dirs
+    private_dirs(target.parent)  # folders it creates are 0700, the file 0600: it holds the key
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(render_config(), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with open(fd, "w", encoding="utf-8") as f:
+        f.write(render_config())
     os.replace(tmp, target)
     return target
 

@@ -19,6 +19,7 @@ from .events import (
 )
 from .server import ProxyServer
 from .settings import Settings
+from .redact import redact_text, remember_environment, remember_secret
 from .wire.jsonsafe import printable
 
 
@@ -101,7 +102,8 @@ def format_line(event: Event, debug: bool = False) -> str | None:
             return None
         text = f"{event.kind} {event.text!r}"  # type: ignore[attr-defined]
     flow = f"#{event.flow_id}" if event.flow_id is not None else "proxy"
-    return f"{_clock(event.ts)} {flow:>6} {text}"
+    # Every field can carry a secret (model=, client=, error messages, CLI stderr).
+    return redact_text(f"{_clock(event.ts)} {flow:>6} {text}")
 
 
 async def print_events(bus: EventBus, out: TextIO, debug: bool, stop: asyncio.Event) -> None:
@@ -118,6 +120,8 @@ async def print_events(bus: EventBus, out: TextIO, debug: bool, stop: asyncio.Ev
 
 
 async def run_headless(settings: Settings, out: TextIO = sys.stdout) -> int:
+    remember_secret(settings.api_key)
+    remember_environment()
     bus = EventBus()
     handler = logbridge.install(bus, settings.debug, settings.log_level)
     engine = Engine(settings, bus)

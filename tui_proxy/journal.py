@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .events import Event, FlowFinished, TextDelta, ThinkingDelta
 from .wire import jsonsafe
-from .redact import redact
+from .redact import redact, remember_environment, remember_secret
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -83,6 +83,8 @@ class Journal:
         self.dir = journal_dir(engine.settings)
         self.max_bytes = engine.settings.journal_max_mb * 1024 * 1024
         self.sub = engine.bus.subscribe(maxlen=500_000, name="journal")
+        remember_secret(engine.settings.api_key)  # the proxy's own key, whatever it looks like
+        remember_environment()
         self._lines: deque[tuple[str, bool]] = deque()  # (json line, flush after it)
         self._task: asyncio.Task[None] | None = None
         self._file: Any = None
@@ -129,6 +131,7 @@ class Journal:
             "ts": flow.created, "request_id": flow.request_id, "method": flow.method,
             "path": flow.path, "client": flow.client, "model": flow.model,
             "stream": flow.stream, "mode": flow.mode, "summary": flow.summary}
+        record = redact(record)  # model, User-Agent, tool names in the summary: any can hold one
         text = jsonsafe.dumps(redact(body), default=str)
         if len(text) > BODY_CAP:
             record["body_truncated"] = True
@@ -154,8 +157,8 @@ class Journal:
             "usage": {"input_tokens": event.input_tokens, "output_tokens": event.output_tokens},
             "cost_usd": event.cost_usd, "ttft_s": event.ttft_s,
             "duration_s": round(event.duration_s, 4), "stop_reason": event.stop_reason,
-            "options": redact(flow.options_summary), "events": timeline(flow)}
-        return jsonsafe.dumps(record, default=str)
+            "options": flow.options_summary, "events": timeline(flow)}
+        return jsonsafe.dumps(redact(record), default=str)
 
     def _collect(self, events: list[Event]) -> None:
         for event in events:

@@ -3,7 +3,8 @@
 The proxy drives one ``claude`` (usually the one bundled in the SDK wheel, which is on no
 PATH) with an environment of its own making: the proxy's, minus the variables that could
 loop back to a proxy (``ANTHROPIC_BASE_URL``, ``ANTHROPIC_API_KEY``, ``ANTHROPIC_AUTH_TOKEN``),
-plus what ``CLAUDE_PROXY_CLI_ENV_*`` gives it on purpose. Logging in through any other
+minus the proxy's own ``CLAUDE_PROXY_*`` settings, plus what ``CLAUDE_PROXY_CLI_ENV_*`` gives it
+on purpose. Logging in through any other
 ``claude`` or environment can log in somebody else's config directory, so every hint says
 ``claude-proxy-tui login``, which runs *that* CLI with *that* environment, for the login
 command the CLI itself lists in its help (``auth login`` on 2.1.3xx; ``login`` is no command).
@@ -27,9 +28,10 @@ LOGIN_ADVICE = f"run `{PROXY_LOGIN}` (as the user who runs the proxy)"
 def cli_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment the proxy's CLI runs with (what ``sdk.child`` and the options give)."""
     env = dict(os.environ if environ is None else environ)
+    given = explicit_env(env)
     for name in dropped_vars(env):
         env.pop(name, None)
-    env.update(explicit_env(env))
+    env.update(given)
     return env
 
 

@@ -12,6 +12,9 @@ no hook for either concern, so the command is prefixed instead:
   ``ANTHROPIC_AUTH_TOKEN`` inherited from the proxy's own shell: a shell pointed at the proxy
   would make the CLI call the proxy, which calls the CLI… To give the CLI such a variable on
   purpose, set ``CLAUDE_PROXY_CLI_ENV_<NAME>`` (e.g. ``CLAUDE_PROXY_CLI_ENV_ANTHROPIC_BASE_URL``).
+  Every ``CLAUDE_PROXY_*`` variable goes too: they are the proxy's settings (its
+  ``CLAUDE_PROXY_API_KEY`` among them) and the CLI has no use for them; a
+  ``CLAUDE_PROXY_CLI_ENV_<NAME>`` reaches the CLI as ``<NAME>`` only.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Mapping
 
 LOOPING_VARS = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 EXPLICIT_PREFIX = "CLAUDE_PROXY_CLI_ENV_"
+SETTINGS_PREFIX = "CLAUDE_PROXY_"
 LAUNCHER = Path(__file__).with_name("launcher.py")
 
 
@@ -38,7 +42,10 @@ def explicit_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 def dropped_vars(environ: Mapping[str, str] | None = None) -> list[str]:
     environ = os.environ if environ is None else environ
     explicit = explicit_env(environ)
-    return [name for name in LOOPING_VARS if name in environ and name not in explicit]
+    looping = [name for name in LOOPING_VARS if name in environ and name not in explicit]
+    settings = sorted(name for name in environ
+                      if name.startswith(SETTINGS_PREFIX) and name not in explicit)
+    return looping + settings
 
 
 @cache

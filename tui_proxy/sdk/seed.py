@@ -203,18 +203,37 @@ def transcript_lines(messages: list[dict[str, Any]], *, session_id: str, cwd: st
     return lines
 
 
+def private_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents 0700 (a transcript is a private conversation);
+    folders that exist already keep their mode."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(path, 0o700)
+
+
 def write_seed(messages: list[dict[str, Any]], *, cwd: str, model: str, version: str,
                tools: bool, rename: Callable[[str], str],
                env: dict[str, str] | None = None) -> tuple[str, Path]:
     """Write a transcript of ``messages`` the CLI can ``--resume``; returns (id, path)."""
     session_id = str(uuid.uuid4())
     folder = project_dir(cwd, env)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dirs(folder)
     path = folder / f"{session_id}.jsonl"
     entries = transcript_lines(messages, session_id=session_id, cwd=cwd, model=model,
                                version=version, tools=tools, rename=rename)
     tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover tmp of another mode is made private too
+    with open(fd, "w", encoding="utf-8") as f:
         for entry in entries:
             f.write(jsonsafe.dumps(entry, separators=(",", ":")) + "\n")
     os.replace(tmp, path)
