@@ -60,11 +60,13 @@ def unavailable(scenario: str) -> str | None:
     reason = namespace_unavailable()
     if reason:
         return reason
-    if scenario == "opencode":
+    if scenario in ("opencode", "opencode_realcli"):
         reason = npm_packages_unavailable("opencode-ai")
         if not reason and opencode_binary() is None:
             reason = "OpenCode's platform binary is missing (the optional dependency " \
                      "opencode-linux-* of opencode-ai was not installed)"
+        if not reason and scenario == "opencode_realcli" and not bundled_claude().is_file():
+            reason = f"the SDK wheel carries no bundled CLI at {bundled_claude()}"
     elif scenario == "claude_code":
         if not bundled_claude().is_file():
             reason = f"the SDK wheel carries no bundled CLI at {bundled_claude()}"
@@ -83,7 +85,7 @@ def _run(scenario: str) -> dict:
     proc = subprocess.run(
         ["unshare", "-rn", "sh", "-c",
          f"ip link set lo up && exec {sys.executable} {SCENARIOS} {scenario}"],
-        capture_output=True, text=True, timeout=150)
+        capture_output=True, text=True, timeout=240)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if not lines:
         return {"exception": f"scenario {scenario} printed no result (exit {proc.returncode})",
@@ -164,6 +166,57 @@ def test_opencode_new_instruction_after_a_rejected_tool_reaches_the_model():
     after = r["after_reject"]
     assert after["exit"] == 0, after
     assert any("banana" in text for text in after["texts"]), after
+
+
+# --- OpenCode -> proxy -> the real bundled CLI -> upstream stub --------------------------------
+# What the stub recorded is what the model saw.
+
+def test_opencode_over_the_real_cli_text_and_one_working_directory():
+    r = run("opencode_realcli")
+    assert r["text"]["exit"] == 0 and r["text"]["texts"] == ["Hello from upstream"], r["text"]
+    # each project's CLI ran in that project: the model is told OpenCode's directory only
+    assert r["first_upstream_workdirs"] == sorted(
+        [r["project"], r["project"].rsplit("/", 1)[0] + "/reject"])
+
+
+def test_opencode_over_the_real_cli_read_round_trip_with_a_model_switch():
+    r = run("opencode_realcli")
+    tool = r["tool"]
+    assert [t["tool"] for t in tool["tools"]] == ["read"] and \
+        tool["tools"][0]["status"] == "completed", tool
+    assert PLANTED in tool["texts"][0], "the model answered from the file OpenCode read"
+    (result,) = r["read_results"]
+    text = "".join(b.get("text", "") for b in result["content"]) \
+        if isinstance(result["content"], list) else result["content"]
+    assert PLANTED in text and "total_tokens" not in text, "the tool result arrived as sent"
+    assert "claude-opus-4-5" in r["tool_models"], "the -m switch reached upstream"
+
+
+def test_opencode_over_the_real_cli_rejection_then_new_instruction():
+    """Issue 11 item 1 end to end: the model receives OpenCode's rejection and then the
+    user's new instruction, in that order, in one user message."""
+    r = run("opencode_realcli")
+    assert r["reject"]["tools"][0]["status"] == "error", r["reject"]
+    last = r["after_reject_last_user"]
+    assert [b["type"] for b in last] == ["tool_result", "text"], last
+    assert last[0]["is_error"] is True
+    assert last[0]["content"].startswith(
+        "The user rejected permission to use this specific tool call.")
+    assert last[1]["text"] == "Now say banana"
+    assert r["after_reject"]["texts"] == ["banana, as you asked"]
+
+
+def test_opencode_over_the_real_cli_after_a_proxy_restart():
+    """A restarted proxy knows no session: the whole history reaches upstream as real
+    turns (tool_use / tool_result blocks included), not as a text record."""
+    r = run("opencode_realcli")
+    assert r["after_restart"]["texts"] == ["Hello from upstream"], r["after_restart"]
+    (shapes,) = r["after_restart_upstream"]
+    assert [m["role"] for m in shapes] == ["user", "assistant", "user", "assistant", "user",
+                                           "assistant", "user"]
+    assert shapes[3]["types"] == ["tool_use"] and shapes[4]["types"] == ["tool_result"]
+    assert "conversation_history" not in r["after_restart_dump"]
+    assert PLANTED in r["after_restart_dump"]
 
 
 # --- Claude Code as a client -----------------------------------------------------------------

@@ -7,7 +7,8 @@ prints ONE JSON line of findings: what the client got back, a summary of every r
 (``requests``), the proxy's flows and ``leftover_processes`` (anything descended from this
 process still running at the end; must be empty).
 
-Scenarios: opencode, claude_code, anthropic_ts, ai_sdk, anthropic_py.
+Scenarios: opencode, opencode_realcli (the real bundled CLI behind the proxy, an upstream
+stub behind it), claude_code, anthropic_ts, ai_sdk, anthropic_py.
 ``REALCLIENTS_RECORD=DIR`` also writes every full recorded request to ``DIR/SCENARIO.json``
 (how tests/realclients/samples/ and README.md were made).
 It refuses to run outside a loopback-only namespace: a client must never reach the internet.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -155,6 +157,120 @@ async def scenario_opencode(work: Path) -> dict[str, Any]:
     return out
 
 
+# --- OpenCode over the real CLI --------------------------------------------------------------
+
+def _last_user(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The content blocks of the last user message the model was sent."""
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user":
+            content = message.get("content")
+            return [{"type": "text", "text": content}] if isinstance(content, str) \
+                else list(content or [])
+    return []
+
+
+def _upstream_reply(notes: Path):
+    """What the stub's model answers, read from the request itself (OpenCode sends its title
+    and main requests at once, so a fixed script order would race)."""
+    from upstream_stub import Text, ToolUse
+
+    def reply(body: dict[str, Any]) -> Any:
+        if not body.get("tools"):
+            return Text("A short title")  # OpenCode's title request: chat mode, no tools
+        last = _last_user(body)
+        results = [b for b in last if b.get("type") == "tool_result"]
+        words = " ".join(b.get("text", "") for b in last if b.get("type") == "text")
+        if results and "banana" in words:
+            return Text("banana, as you asked")
+        if results:
+            content = results[0].get("content")
+            text = content if isinstance(content, str) else " ".join(
+                c.get("text", "") for c in content or [] if isinstance(c, dict))
+            return Text("The notes say: " + " ".join(text.split())[:200])
+        if "read the notes" in words:
+            return ToolUse("read", {"filePath": str(notes)})
+        if "list the files" in words:
+            return ToolUse("bash", {"command": "ls", "description": "List files"})
+        return Text("Hello from upstream")
+    return reply
+
+
+async def scenario_opencode_realcli(work: Path) -> dict[str, Any]:
+    """OpenCode -> proxy -> the REAL bundled CLI -> the upstream stub: what the model saw is
+    what the stub recorded. A text turn; a read round trip on a continued session with a model
+    switch; a call OpenCode rejects (``ask`` permission in ``opencode run``) then a new
+    instruction; and after a proxy restart, a follow-up whose history must reach upstream as
+    real turns."""
+    import realcli_scenarios as R
+    from upstream_stub import MessagesStub
+
+    out: dict[str, Any] = {}
+    projects = {name: H.opencode_project(work / name, "http://127.0.0.1:1")
+                for name in ("chat", "reject")}
+    notes = projects["chat"] / "notes.txt"
+    notes.write_text(PLANTED + "\n")
+    stub = MessagesStub([_upstream_reply(notes)] * 200)
+    await stub.start()
+    R.offline_env(work / "home", stub.url)
+    homes = {name: work / f"home-{name}" for name in projects}
+    settings = dict(cli_path=str(H.bundled_claude()), pool_size=2)
+
+    def point(url: str) -> None:
+        for name, project in projects.items():
+            config = json.loads((project / "opencode.json").read_text())
+            config["provider"]["anthropic"]["options"]["baseURL"] = url + "/v1"
+            if name == "reject":
+                config["permission"]["bash"] = "ask"  # `opencode run` rejects what would ask
+            (project / "opencode.json").write_text(json.dumps(config, indent=2))
+
+    def turn(name: str, words: list[str], extra: list[str] = ()) -> Any:
+        return H.run_opencode(projects[name], homes[name], words, extra=list(extra),
+                              timeout=60)
+
+    def bodies_since(mark: int) -> list[dict[str, Any]]:
+        return [b for b in stub.main_bodies()[mark:] if b.get("tools")]
+
+    async with H.ProxyHarness(work, **settings) as h:
+        point(h.url)
+        mark = len(stub.main_bodies())
+        first = await asyncio.gather(turn("chat", ["Hello", "there"]),
+                                     turn("reject", ["please", "list", "the", "files"]))
+        out["text"], out["reject"] = map(_opencode_turn, first)
+        mark2 = len(stub.main_bodies())
+        second = await asyncio.gather(
+            turn("chat", ["now", "read", "the", "notes"], ["-c", "-m", "anthropic/claude-opus-4-5"]),
+            turn("reject", ["Now", "say", "banana"], ["-c"]))
+        out["tool"], out["after_reject"] = map(_opencode_turn, second)
+        seen = bodies_since(mark2)
+        out["tool_models"] = sorted({b.get("model") for b in seen
+                                     if any(x.get("type") == "tool_result"
+                                            for x in _last_user(b))})
+        out["after_reject_last_user"] = next(
+            (_last_user(b) for b in seen if "banana" in json.dumps(_last_user(b))), None)
+        out["read_results"] = [x for b in seen for x in _last_user(b)
+                               if x.get("type") == "tool_result" and "banana" not in
+                               json.dumps(_last_user(b))]
+        out["first_upstream_workdirs"] = sorted({
+            d for b in bodies_since(mark) for d in re.findall(
+                r"Primary working directory: ([^\\\n]+?)\\n", json.dumps(b))})
+        out["flows_before_restart"] = h.flows()
+    # a restart: the proxy forgets every session; the client's history must still arrive whole
+    async with H.ProxyHarness(work, **settings) as h:
+        point(h.url)
+        mark = len(stub.main_bodies())
+        out["after_restart"] = _opencode_turn(await turn("chat", ["and", "once", "more"], ["-c"]))
+        restarted = bodies_since(mark)
+        out["after_restart_upstream"] = [
+            [{"role": m["role"], "types": [b.get("type") for b in m["content"]]
+              if isinstance(m["content"], list) else ["text"]}
+             for m in b["messages"] if m["role"] in ("user", "assistant")] for b in restarted]
+        out["after_restart_dump"] = json.dumps([b["messages"] for b in restarted])[:30000]
+        out["flows_after_restart"] = h.flows()
+    await stub.stop()
+    out["project"] = str(projects["chat"])
+    return out
+
+
 # --- Claude Code as a client -----------------------------------------------------------------
 
 async def _claude(h: H.ProxyHarness, work: Path, name: str, prompt: str) -> dict[str, Any]:
@@ -268,7 +384,8 @@ async def scenario_anthropic_py(work: Path) -> dict[str, Any]:
 
 SCENARIOS = {"opencode": scenario_opencode, "claude_code": scenario_claude_code,
              "anthropic_ts": scenario_anthropic_ts, "ai_sdk": scenario_ai_sdk,
-             "anthropic_py": scenario_anthropic_py}
+             "anthropic_py": scenario_anthropic_py,
+             "opencode_realcli": scenario_opencode_realcli}
 
 
 async def run(name: str, work: Path) -> dict[str, Any]:
