@@ -32,6 +32,7 @@ sys.path.insert(0, str(TESTS.parent))
 import aiohttp  # noqa: E402
 import anthropic  # noqa: E402
 
+from netns import leftover_processes, only_loopback  # noqa: E402
 from upstream_stub import MessagesStub, Text, ToolUse  # noqa: E402
 from sse_grammar import check_stream  # noqa: E402
 from tui_proxy.bus import EventBus  # noqa: E402
@@ -547,47 +548,9 @@ def system_of(body: dict[str, Any]) -> str:
     return system_text(body)
 
 
-SCENARIOS = {"chat": scenario_chat, "fields": scenario_fields, "parked": scenario_parked, "seeded": scenario_seeded,
-             "continuations": scenario_continuations,
+SCENARIOS = {"chat": scenario_chat, "fields": scenario_fields, "parked": scenario_parked,
+             "seeded": scenario_seeded, "continuations": scenario_continuations,
              "warm": scenario_warm, "client_cli": scenario_client_cli, "bench": scenario_bench}
-
-
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    return children
-
-
-def leftover_processes() -> list[str]:
-    """Every live process descended from this one (the CLIs and anything they started)."""
-    children, found, todo = _children_map(), [], [os.getpid()]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    out = []
-    for pid in found:
-        try:
-            out.append(f"{pid} " + Path(f"/proc/{pid}/cmdline").read_bytes()
-                       .replace(b"\0", b" ").decode(errors="replace")[:200])
-        except OSError:
-            continue
-    return out
-
-
-def only_loopback() -> bool:
-    """True inside a network namespace whose only interface is lo."""
-    return [line.split(":")[0].strip() for line in
-            Path("/proc/net/dev").read_text().splitlines()[2:]] == ["lo"]
 
 
 async def run(name: str, work: Path) -> dict[str, Any]:

@@ -8,13 +8,14 @@ Deselect with ``-m "not realcli"``.
 """
 
 import json
-import shutil
 import subprocess
 import sys
 from functools import cache
 from pathlib import Path
 
 import pytest
+
+from netns import namespace_unavailable
 
 SCENARIOS = Path(__file__).parent / "realcli_scenarios.py"
 pytestmark = pytest.mark.realcli
@@ -26,14 +27,7 @@ def unavailable() -> str | None:
     cli = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
     if not cli.is_file():
         return f"the SDK wheel carries no bundled CLI at {cli}"
-    for tool in ("unshare", "ip"):
-        if shutil.which(tool) is None:
-            return f"`{tool}` is not installed (Debian: util-linux, iproute2)"
-    probe = subprocess.run(["unshare", "-rn", "sh", "-c", "ip link set lo up"],
-                           capture_output=True, text=True, timeout=10)
-    if probe.returncode != 0:
-        return f"cannot make a loopback-only network namespace: {probe.stderr.strip()}"
-    return None
+    return namespace_unavailable()
 
 
 def run(name: str, timeout: float = 50) -> dict:

@@ -32,18 +32,7 @@ pytestmark = pytest.mark.realclient
 
 sys.path.insert(0, str(HERE))
 from harness import bundled_claude, opencode_binary  # noqa: E402
-
-
-@cache
-def namespace_unavailable() -> str | None:
-    for tool in ("unshare", "ip"):
-        if shutil.which(tool) is None:
-            return f"`{tool}` is not installed (Debian: util-linux, iproute2)"
-    probe = subprocess.run(["unshare", "-rn", "sh", "-c", "ip link set lo up"],
-                           capture_output=True, text=True, timeout=10)
-    if probe.returncode != 0:
-        return f"cannot make a loopback-only network namespace: {probe.stderr.strip()}"
-    return None
+from netns import namespace_unavailable  # noqa: E402
 
 
 def npm_packages_unavailable(*packages: str) -> str | None:

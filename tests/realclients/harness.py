@@ -36,6 +36,7 @@ for path in (str(TESTS), str(ROOT)):
 
 from aiohttp import ClientSession, ClientTimeout, web  # noqa: E402
 
+from netns import leftover_processes, only_loopback  # noqa: E402,F401 (scenarios use them)
 from tui_proxy.bus import EventBus  # noqa: E402
 from tui_proxy.engine import Engine  # noqa: E402
 from tui_proxy.server import ProxyServer  # noqa: E402
@@ -50,46 +51,6 @@ RESPONSE_CAP = 200_000  # characters of each response body kept in the record
 
 
 # --- isolation -------------------------------------------------------------------------------
-
-def only_loopback() -> bool:
-    """True inside a network namespace whose only interface is lo."""
-    return [line.split(":")[0].strip() for line in
-            Path("/proc/net/dev").read_text().splitlines()[2:]] == ["lo"]
-
-
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    return children
-
-
-def leftover_processes() -> list[str]:
-    """Every live process descended from this one (clients, CLIs, anything they started)."""
-    children, found, todo = _children_map(), [], [os.getpid()]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    out = []
-    for pid in found:
-        try:
-            out.append(f"{pid} " + Path(f"/proc/{pid}/cmdline").read_bytes()
-                       .replace(b"\0", b" ").decode(errors="replace")[:200])
-        except OSError:
-            continue
-    return out
-
-
-# --- where the clients are -------------------------------------------------------------------
 
 def bundled_claude() -> Path:
     import claude_agent_sdk
