@@ -12,7 +12,8 @@ import pytest
 
 from conftest import FAKE_CLAUDE, make_settings
 from tui_proxy.engine import Engine
-from tui_proxy.security import BindRefused, nesting_depth
+from tui_proxy.security import LOOP_VALUES, BindRefused, load_body, nesting_depth
+from tui_proxy.wire.errors import ProxyError
 from tui_proxy.server import ProxyServer
 
 MODEL = "claude-sonnet-5-5"
@@ -115,5 +116,45 @@ async def test_a_stalled_upload_times_out(start_proxy):
 
 
 def test_nesting_depth_ignores_brackets_inside_strings():
-    assert nesting_depth(b'{"a": "[[[[{{{{", "b": [1, [2]]}') == 3
-    assert nesting_depth(b'"\\"[["') == 0
+    assert nesting_depth(json.loads(b'{"a": "[[[[{{{{", "b": [1, [2]]}')) == 3
+    assert nesting_depth(json.loads(b'"\\"[["')) == 0
+    assert nesting_depth(json.loads("[" * 100 + "]" * 100), cap=64) == 65  # stops past the cap
+
+
+async def test_a_pathological_body_is_refused_by_the_decoder_alike_at_any_size():
+    """65 × ``[`` then a run of ``\\"`` (issue 13 item 2) was quadratic: a backtracking regex
+    over the raw bytes (32 KiB: 4 s, 1 MiB: hours). Now the JSON decoder alone reads the raw
+    bytes: a 1 MiB body is refused at its first bad byte exactly like a 2 KiB one."""
+    messages = []
+    for size in (1000, 512 * 1024):
+        for raw in (b"[" * 65 + b'\\"' * size, b"[" * 65 + b'"' + b'\\"' * size):
+            with pytest.raises(ProxyError) as info:
+                await load_body(raw)
+            messages.append(info.value.message)
+    assert messages[0] == messages[2] == ("request body is not valid JSON: Expecting value: "
+                                          "line 1 column 66 (char 65)")
+    assert messages[1] == messages[3] and "Unterminated string" in messages[1]
+
+
+async def test_a_body_of_many_values_is_decoded_while_the_loop_runs():
+    """The C decoder holds the GIL for a whole body (seconds at 32 MiB of small values), so a
+    body that may hold more than LOOP_VALUES values is decoded in a thread by the Python
+    scanner, which lets the loop run in between: other tasks advance during the decode."""
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    data = await load_body(b'{"a":[' + b"0," * (20 * LOOP_VALUES) + b'{"b":[[1]]}]}')
+    during = ticks - before
+    task.cancel()
+    assert len(data["a"]) == 20 * LOOP_VALUES + 1 and data["a"][-1] == {"b": [[1]]}
+    assert during > 1
+    small = await load_body(b'{"a":[1,2]}')  # a small body: on the loop, same result shape
+    assert small == {"a": [1, 2]}

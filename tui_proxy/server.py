@@ -20,14 +20,14 @@ from .events import Note
 from .journal import Journal
 from .metrics import Metrics
 from .protocol_errors import shape_protocol_errors
-from .security import check_bind, check_body, check_depth, refusal
+from .security import check_bind, check_body, load_body, refusal
 from .sdk.cli_locate import probe_version
 from .sinks import SESSION_HEADER, JsonSink, SseSink
 from .threads import ThreadMap
 from .wire.errors import ProxyError, not_found
 from .wire.models import find_model, list_page
 from .wire.fields import IGNORED_HEADER, header_value
-from .wire.request import MessagesRequest, parse_body, parse_messages_request
+from .wire.request import MessagesRequest, parse_messages_request
 from .wire.tokens import estimate_input_tokens
 
 log = logging.getLogger("tui_proxy.server")
@@ -105,8 +105,7 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
         raise ProxyError("invalid_request_error", "the request body did not arrive within "
                          f"{settings.upload_timeout_s} s (setting CLAUDE_PROXY_UPLOAD_TIMEOUT_S)",
                          status=408) from None
-    check_depth(raw)
-    data = parse_body(raw)
+    data = await load_body(raw)  # linear; a body of many values is decoded off the loop
     check_body(raw, data, settings)
     return data
 

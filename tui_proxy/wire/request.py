@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import json.scanner
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -106,15 +108,61 @@ class MessagesRequest:
         return out
 
 
-def parse_body(raw: bytes) -> dict[str, Any]:
+class _Decoder(json.JSONDecoder):
+    """Strict JSON (``NaN`` / ``Infinity`` are refused, as by the API); ``python_scanner``:
+    the pure-Python scanner, which yields the GIL between values (for bodies decoded in a
+    thread), instead of the C one, which holds it for the whole body."""
+
+    def __init__(self, python_scanner: bool = False, **kwargs: Any) -> None:
+        super().__init__(parse_constant=_no_constant, **kwargs)
+        if python_scanner:
+            self.scan_once = json.scanner.py_make_scanner(self)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class _HugeInt(str):
+    """An integer literal beyond Python's int conversion limit, kept as its text."""
+
+
+def _huge_int_path(text: str) -> str:
+    """Where the first over-long integer is, as ``messages.0.content`` (the error path only)."""
+    limit = sys.get_int_max_str_digits() or 4300
+
+    def parse_int(digits: str) -> Any:
+        return _HugeInt(digits) if len(digits.lstrip("-")) > limit else int(digits)
+
+    data = json.JSONDecoder(parse_int=parse_int, parse_constant=_no_constant).decode(text)
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, _HugeInt):
+            return where or "request body"
+        items = value.items() if isinstance(value, dict) else (
+            enumerate(value) if isinstance(value, list) else ())
+        stack.extend(reversed([(v, f"{where}.{k}" if where else str(k)) for k, v in items]))
+    return "request body"
+
+
+def parse_body(raw: bytes, *, python_scanner: bool = False) -> dict[str, Any]:
+    """The body as a JSON object: linear in its size (the decoder reads each byte once)."""
     if not raw.strip():
         raise invalid_request("request body is empty; expected a JSON object")
     try:
-        data = json.loads(raw)
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        data = _Decoder(python_scanner).decode(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise invalid_request(f"request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise invalid_request("request body is nested too deeply") from None
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc):
+            raise invalid_request(f"request body is not valid JSON: {exc}") from None
+        limit = sys.get_int_max_str_digits() or 4300
+        raise invalid_request(f"{_huge_int_path(text)}: an integer of more than {limit:,} "
+                              "digits is beyond what this proxy accepts") from None
     if not isinstance(data, dict):
         raise invalid_request("request body must be a JSON object")
     return data
