@@ -8,6 +8,8 @@ zombie). Three cases:
 - streaming: the CLI is sending tokens;
 - hang: the CLI went quiet waiting on upstream (it honours SIGTERM);
 - hang_hard: the CLI ignores SIGTERM (the SDK's own close would wait 5 s + 5 s).
+- startup: the CLI is still starting (``FAKE_CLAUDE_STARTUP_DELAY``: it has not answered the
+  SDK's initialize yet); its pid is the proxy's new child process.
 
     python bench/disconnect_kill.py [--runs 20]
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -40,7 +43,18 @@ CASES = {
     "streaming": "FAKE:tokens=2000 FAKE:delay=0.01",
     "hang": "FAKE:hang",
     "hang_hard": "FAKE:hang_hard",
+    "startup": "hello",
 }
+STARTUP_DELAY_S = "30"  # far longer than the measurement: the CLI is mid start-up throughout
+
+
+def children() -> set[int]:
+    """This process's child pids (setpriv execs the CLI, so a child pid is the CLI's)."""
+    pids: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        with open(task / "children") as handle:
+            pids.update(int(p) for p in handle.read().split())
+    return pids
 
 
 def gone(pid: int) -> bool:
@@ -52,8 +66,9 @@ def gone(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
-async def one(url: str, sub, prompt: str) -> float:
+async def one(url: str, sub, prompt: str, startup: bool = False) -> float:
     sub.drain()
+    before = children()
     async with aiohttp.ClientSession() as session:
         async def request() -> None:
             async with session.post(url + "/v1/messages", json={
@@ -65,9 +80,13 @@ async def one(url: str, sub, prompt: str) -> float:
         task = asyncio.create_task(request())
         pid = None
         while pid is None:
+            if startup:  # no sdk_spawned yet: it comes once the CLI has started
+                await asyncio.sleep(0.005)
+                pid = next(iter(children() - before), None)
+                continue
             await sub.wait(5)
             pid = next((e.pid for e in sub.drain() if e.kind == "sdk_spawned"), None)
-        await asyncio.sleep(0.3)  # the CLI is at work (streaming or hung)
+        await asyncio.sleep(0.3)  # the CLI is at work (streaming, hung or starting)
         dropped = time.perf_counter()
         task.cancel()  # closes the connection under the proxy's feet
         await asyncio.gather(task, return_exceptions=True)
@@ -91,8 +110,12 @@ async def main(runs: int) -> int:
     try:
         print(f"runs: {runs} per case, fake CLI {FAKE.relative_to(ROOT)}, target {TARGET_S} s")
         for name, prompt in CASES.items():
-            await one(server.url, sub, prompt)  # warm-up
-            times = [await one(server.url, sub, prompt) for _ in range(runs)]
+            startup = name == "startup"
+            if startup:
+                os.environ["FAKE_CLAUDE_STARTUP_DELAY"] = STARTUP_DELAY_S  # the CLI inherits it
+            await one(server.url, sub, prompt, startup)  # warm-up
+            times = [await one(server.url, sub, prompt, startup) for _ in range(runs)]
+            os.environ.pop("FAKE_CLAUDE_STARTUP_DELAY", None)
             worst = max(worst, max(times))
             print(f"{name:10s} disconnect → CLI gone: median {statistics.median(times) * 1000:6.1f} ms"
                   f"  p90 {statistics.quantiles(times, n=10)[-1] * 1000:6.1f} ms"

@@ -130,7 +130,7 @@ class ApiRetry(Event):
 @dataclass(frozen=True, slots=True)
 class TimedOut(Event):
     kind: ClassVar[str] = "timeout"
-    limit: str  # "total" | "inactivity"
+    limit: str  # "total" | "inactivity" | "startup" (the CLI never answered initialize)
     limit_s: float
     elapsed_s: float
 

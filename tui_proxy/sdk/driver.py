@@ -33,7 +33,7 @@ from ..wire.stops import StopRules
 from ..wire.stream import MessageAccumulator, StreamTranslator
 from .client_tools import PREFIX, ToolBridge, client_name, offered_tools
 from .failures import FailureFacts, classify_api_error, classify_exception
-from .live_run import LiveRun
+from .live_run import LiveRun, StartupTimeout
 from .observe import ToolObserver, summarize
 from .options import build_options
 from .seed import plan_seed, write_seed
@@ -190,7 +190,8 @@ class FlowDriver:
         timeouts = _Timeouts(self.flow, self.settings)
         outcome = DONE
         try:
-            async with asyncio.timeout(timeouts.next_deadline()) as scope:
+            # An absolute deadline: asyncio.timeout() would take it as a delay.
+            async with asyncio.timeout_at(timeouts.next_deadline()) as scope:
                 timeouts.scope = scope
                 if self.live is not None:
                     self._attach(self.live)
@@ -334,6 +335,8 @@ class FlowDriver:
         self.flow.sdk_started_mono = time.monotonic()
         try:
             await self._spawn(self.resume)
+        except StartupTimeout as exc:
+            raise self._startup_timeout(exc) from None
         except Exception as exc:
             if not self.resume:
                 raise classify_exception(exc, self._facts_now()) from exc
@@ -347,10 +350,20 @@ class FlowDriver:
             self.resume_env = None
             try:
                 await self._spawn(None)
+            except StartupTimeout as exc2:
+                raise self._startup_timeout(exc2) from None
             except Exception as exc2:
                 raise classify_exception(exc2, self._facts_now()) from exc2
         self.flow.resumed = self.resume is not None
         timeouts.touch()
+
+    def _startup_timeout(self, exc: StartupTimeout) -> ProxyError:
+        """The CLI never answered initialize (the SDK's own bound): killed, a 504."""
+        self.publish(TimedOut(self.flow.id, "startup", exc.limit_s, self.flow.elapsed_s))
+        self.flow.state = FlowState.TIMED_OUT
+        return ProxyError("timeout_error", f"The Claude Code CLI did not finish starting "
+                          f"within {exc.limit_s:g} s (it never answered the SDK's initialize "
+                          "request); its process was ended.", error_class="timeout")
 
     async def _send(self, blocks: list[dict[str, Any]]) -> None:
         assert self.live is not None

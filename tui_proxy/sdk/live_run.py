@@ -9,6 +9,7 @@ request, which adopts the run and continues the same CLI turn.
 from __future__ import annotations
 
 import asyncio
+import os
 from contextlib import suppress
 from typing import Any, AsyncIterator
 
@@ -21,6 +22,28 @@ from .options import BuiltOptions
 from .transport import FastCloseTransport
 
 CLOSE_BUDGET_S = 3.0
+
+
+def _sdk_initialize_s() -> float:
+    """How long the SDK itself waits for the CLI's initialize answer (client.py)."""
+    try:
+        ms = int(os.environ.get("CLAUDE_CODE_STREAM_CLOSE_TIMEOUT", "60000"))
+    except ValueError:
+        ms = 60000
+    return max(ms / 1000.0, 60.0)
+
+
+# A CLI that has not answered initialize by then never will: the proxy ends it itself a
+# moment before the SDK would give up (its give-up is a bare Exception, then 5 s of close).
+STARTUP_LIMIT_S = _sdk_initialize_s() - 0.5
+
+
+class StartupTimeout(Exception):
+    """The CLI did not finish starting (answer initialize) within ``STARTUP_LIMIT_S``."""
+
+    def __init__(self, limit_s: float) -> None:
+        super().__init__(f"the CLI did not answer initialize within {limit_s:g} s")
+        self.limit_s = limit_s
 
 
 class LiveRun:
@@ -46,7 +69,41 @@ class LiveRun:
         return self.transport.pid
 
     async def connect(self) -> None:
-        await self.client.connect()
+        """Start the CLI and wait for its initialize answer, killably.
+
+        The SDK's ``connect()`` cannot be cut short: cancelled, it closes the process its
+        own way (stdin EOF, 5 s, SIGTERM, 5 s), and a CLI that never answers is waited on
+        for 60 s. So the SDK's connect runs in its own task; a cancel (a limit, the client
+        leaving, the operator) or the start-up bound kills the process first, which makes
+        the SDK's wait and its cleanup end at once, then the cancel goes on.
+        """
+        task = asyncio.ensure_future(self.client.connect())
+        try:
+            done, _ = await asyncio.wait({task}, timeout=STARTUP_LIMIT_S)
+        except asyncio.CancelledError:
+            await self._abort_connect(task)
+            raise
+        if not done:
+            await self._abort_connect(task)
+            raise StartupTimeout(STARTUP_LIMIT_S)
+        task.result()
+
+    async def _abort_connect(self, task: "asyncio.Future[None]") -> None:
+        """Kill the starting CLI and let the SDK's connect unwind; survives a second cancel."""
+        async def abort() -> None:
+            await self.transport.terminate_now()
+            task.cancel()
+            with suppress(BaseException):
+                await asyncio.wait_for(task, CLOSE_BUDGET_S)
+            if self.transport.is_alive():  # spawned while we were killing
+                await self.transport.terminate_now()
+
+        aborting = asyncio.ensure_future(abort())
+        try:
+            await asyncio.shield(aborting)
+        except asyncio.CancelledError:
+            with suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(aborting), CLOSE_BUDGET_S + 1)
 
     async def set_model(self, model: str | None) -> None:
         if model and model != self.model:
