@@ -19,6 +19,21 @@ BLOCK_TYPES = frozenset({
 MAX_MESSAGES = 10_000
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 THINKING_DISPLAYS = ("summarized", "omitted")  # what the SDK's --thinking-display takes
+MAX_MODEL_CHARS = 256  # model ids are short; a long one would fail the CLI's spawn (argv)
+
+
+def _argv_safe(text: str, where: str) -> None:
+    """Text that reaches the CLI's command line (model, system prompt, tool names, domains):
+    argv can carry neither NUL nor a lone surrogate (not UTF-8), so either is a 400 here rather
+    than a failed spawn."""
+    if "\x00" in text:
+        raise invalid_request(f"{where}: must not contain NUL (\\u0000) characters")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise invalid_request(f"{where}: must not contain lone surrogates "
+                                  "(\\ud800-\\udfff not in a pair)") from None
 
 
 @dataclass
@@ -282,6 +297,10 @@ def parse_messages_request(data: dict[str, Any], headers: Mapping[str, str] | No
     model = data.get("model")
     if not isinstance(model, str) or not model.strip():
         raise invalid_request("model: field required (a non-empty string)")
+    if len(model) > MAX_MODEL_CHARS:
+        raise invalid_request(f"model: {len(model):,} characters, at most {MAX_MODEL_CHARS} "
+                              "are accepted")
+    _argv_safe(model, "model")
     messages = _check_messages(data.get("messages"))
 
     stream = data.get("stream", False)
@@ -296,6 +315,8 @@ def parse_messages_request(data: dict[str, Any], headers: Mapping[str, str] | No
         raise invalid_request("max_tokens: must be a positive integer")
 
     system = data.get("system")
+    if isinstance(system, str) and "\x00" in system:
+        raise invalid_request("system: must not contain NUL (\\u0000) characters")
     if system is not None and not isinstance(system, str):
         if not isinstance(system, list):
             raise invalid_request("system: must be a string or a list of text blocks")
@@ -303,14 +324,26 @@ def parse_messages_request(data: dict[str, Any], headers: Mapping[str, str] | No
             if not isinstance(block, dict) or block.get("type") != "text" \
                     or not isinstance(block.get("text"), str):
                 raise invalid_request(f"system.{j}: must be a text block with a string 'text'")
+            if "\x00" in block["text"]:
+                raise invalid_request(f"system.{j}.text: must not contain NUL (\\u0000) "
+                                      "characters")
 
     tools = data.get("tools")
     if tools is not None:
         if not isinstance(tools, list):
             raise invalid_request("tools: must be a list of tool definitions")
         for j, tool in enumerate(tools):
-            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) \
+                    or not tool["name"]:
                 raise invalid_request(f"tools.{j}.name: field required (a string)")
+            if len(tool["name"]) > MAX_MODEL_CHARS:
+                raise invalid_request(f"tools.{j}.name: at most {MAX_MODEL_CHARS} characters")
+            _argv_safe(tool["name"], f"tools.{j}.name")
+            if tool.get("description") is not None and not isinstance(tool["description"], str):
+                raise invalid_request(f"tools.{j}.description: must be a string")
+            if tool.get("input_schema") is not None and not isinstance(tool["input_schema"],
+                                                                        dict):
+                raise invalid_request(f"tools.{j}.input_schema: must be a JSON schema object")
         tools = tools or None
 
     ignored = _Ignored()
@@ -405,6 +438,8 @@ def _split_tools(request: MessagesRequest, ignored: _Ignored) -> None:
             if value is not None and (not isinstance(value, list)
                                       or not all(isinstance(d, str) and d for d in value)):
                 raise invalid_request(f"tools.{j}.{key}: must be a list of domain names")
+            for domain in value or []:
+                _argv_safe(domain, f"tools.{j}.{key}")
         if builtin == F.WEB_FETCH:
             rules = [f"{builtin}(domain:{d})" for d in allowed or []] or [builtin]
             request.cli_allow.extend(r for r in rules if r not in request.cli_allow)
