@@ -8,7 +8,9 @@ context) or declares another tool set *retires* the run, and a fresh CLI seeded 
 exact history resumes the turn (see ``sdk.seed``). Otherwise it is released — its CLI
 ended and its flow marked cancelled — when it times out, when the conversation arrives
 with a history that does not answer it (the user interrupted and moved on), when the
-operator cancels it, or at shutdown.
+operator cancels it, at shutdown, or when more than ``max_parked`` runs are parked (the
+oldest goes, reason ``parked_limit``). A released run's results, when they come, find no
+parked run: the engine resumes the turn in a fresh CLI seeded with the exact history.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .events import Cancelled
+from .events import Cancelled, Note
 from .flow import Flow, FlowState
 from .wire.errors import cancelled
 from .sdk.client_tools import offered_tools, tool_signature
@@ -59,7 +61,26 @@ class ParkedRuns:
             timeout_s, self._spawn_release, entry, "parked timeout")
         for use_id in entry.ids:
             self._by_id[use_id] = entry
+        self._enforce_limit(flow)
         return entry
+
+    def _enforce_limit(self, newest: Flow) -> None:
+        """Each parked run is a live CLI (~170 MB with the real one): at most ``max_parked``.
+        Over the bound, the oldest go; their clients' results, when they come, are answered
+        by a fresh CLI seeded with the exact history."""
+        limit = self.engine.settings.max_parked
+        entries = self.entries()  # in parking order, oldest first
+        for entry in entries[:max(0, len(entries) - limit)]:
+            why = f"more than max_parked ({limit}) parked runs"
+            self.engine.publish(Note(entry.flow.id, "warning", (
+                f"released: {why}; this run was the oldest. Its CLI is ended; when the "
+                "client sends the tool results, a fresh CLI resumes the turn from the exact "
+                "history")))
+            if entry.flow is not newest:
+                self.engine.publish(Note(newest.id, "warning", (
+                    f"released: {why}; parked flow #{entry.flow.id} (the oldest) was "
+                    "released to make room")))
+            self._spawn_release(entry, "parked_limit")
 
     def _detach(self, entry: ParkedEntry) -> None:
         for use_id in entry.ids:

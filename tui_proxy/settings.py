@@ -139,6 +139,9 @@ FIELDS: tuple[Field, ...] = (
           "seconds of silence before an SSE ping"),
     Field("parked_timeout_ms", "CLAUDE_PROXY_PARKED_TIMEOUT_MS", _parse_int(1000),
           "how long a client tool call may stay parked waiting for its result"),
+    Field("max_parked", "CLAUDE_PROXY_MAX_PARKED", _parse_int(1, 1024),
+          "most parked runs (live CLIs waiting for client tool results); beyond, the oldest "
+          "is released"),
     Field("pool_size", "CLAUDE_PROXY_POOL_SIZE", _parse_int(0, 64),
           "warm CLI processes kept between turns (0: none)"),
     Field("pool_idle_s", "CLAUDE_PROXY_POOL_IDLE_S", _parse_int(1),
@@ -188,6 +191,7 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     ping_interval_s: int = 15
     parked_timeout_ms: int = 1_800_000
+    max_parked: int = 8
     pool_size: int = 4
     pool_idle_s: int = 600
     spare_process: bool = True
