@@ -34,6 +34,7 @@ log = logging.getLogger("tui_proxy.server")
 ENGINE_KEY = web.AppKey("engine", Engine)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 REQUEST_ID = web.RequestKey("request_id", str)
+REJECTED = web.RequestKey("rejected", bool)  # already journalled as a refused flow
 
 
 def announced_headers(parsed: MessagesRequest, mode: str) -> dict[str, str]:
@@ -60,6 +61,41 @@ _HTTP_ERRORS = {
 }
 
 
+def reject(request: web.Request, error: ProxyError, body: Any = None) -> None:
+    """A refused request is a flow too (console, journal), recorded once."""
+    if request.get(REJECTED):
+        return
+    request[REJECTED] = True
+    request.app[ENGINE_KEY].reject(error, method=request.method, path=request.path,
+                                   client=request.headers.get("User-Agent", "?")[:120],
+                                   request_id=request[REQUEST_ID], body=body)
+
+
+async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+    """``Expect``: what would be refused is refused before ``100 Continue`` (Host, Origin, key,
+    Content-Type, a ``Content-Length`` over the limit, an expectation other than
+    100-continue: 417), shaped and journalled like every refusal."""
+    settings = request.app[ENGINE_KEY].settings
+    request[REQUEST_ID] = new_request_id()
+    error = refusal(request, settings)
+    expect = request.headers.get("Expect", "")
+    if error is None and expect.lower() != "100-continue":
+        error = ProxyError("invalid_request_error", f"Expect: {expect[:100]!r} cannot be met "
+                           "(only 100-continue is understood)", status=417)
+    if error is None and (request.content_length or 0) > settings.max_body_bytes:
+        error = ProxyError("request_too_large", _HTTP_ERRORS[413][1].format(
+            limit=settings.max_body_bytes), status=413)
+    if error is None:
+        if request.version >= (1, 1):
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # as aiohttp's own handler: the body is not begun
+        return None
+    reject(request, error)
+    response = error_response(error, request[REQUEST_ID])
+    response.force_close()  # the client may send the body anyway: do not read it as a request
+    return response
+
+
 @web.middleware
 async def anthropic_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     request_id = new_request_id()
@@ -67,6 +103,7 @@ async def anthropic_errors(request: web.Request, handler: Any) -> web.StreamResp
     try:
         response = await handler(request)
     except ProxyError as exc:
+        reject(request, exc)
         return error_response(exc, request_id)
     except web.HTTPException as exc:
         error_type, template = _HTTP_ERRORS.get(
@@ -75,7 +112,10 @@ async def anthropic_errors(request: web.Request, handler: Any) -> web.StreamResp
         limit = request.app[ENGINE_KEY].settings.max_body_bytes
         message = template.format(path=request.path, method=request.method, limit=limit,
                                   reason=exc.reason)
-        return error_response(ProxyError(error_type, message, status=exc.status), request_id)
+        error = ProxyError(error_type, message, status=exc.status)
+        if exc.status >= 400:
+            reject(request, error)
+        return error_response(error, request_id)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # never a traceback to the client
@@ -123,8 +163,13 @@ async def messages(request: web.Request) -> web.StreamResponse:
                                         unsupported=engine.settings.unsupported_params)
     except ProxyError as exc:
         # Refused before it could run: still a flow with a terminal state, seen and journalled.
-        engine.reject(exc, method=request.method, path=request.path, client=client,
-                      request_id=request_id, body=data)
+        reject(request, exc, data)
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        if data is None:  # the client left before its body was in
+            reject(request, ProxyError("api_error", "the client disconnected before its "
+                                       "request body arrived", status=499,
+                                       error_class="cancelled"))
         raise
     flow = engine.open_flow(parsed, method=request.method, path=request.path, client=client,
                             request_id=request_id, body=data)
@@ -224,8 +269,9 @@ def build_app(engine: Engine, metrics: Metrics | None = None) -> web.Application
     app[ENGINE_KEY] = engine
     app[METRICS_KEY] = metrics or Metrics(engine)
     for path in ("/v1/messages", "/messages"):
-        app.router.add_post(path, messages)
-    app.router.add_post("/v1/messages/count_tokens", count_tokens)
+        app.router.add_post(path, messages, expect_handler=expect_continue)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens,
+                        expect_handler=expect_continue)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/v1/models/{model_id}", model)
     app.router.add_get("/health", health)
@@ -254,7 +300,10 @@ class ProxyServer:
         check_bind(self.engine.settings)  # beyond loopback only with an API key
         self.engine.cli = await probe_version(self.engine.cli)
         runner = web.AppRunner(build_app(self.engine, self.metrics), access_log=None,
-                               shutdown_timeout=2.0, handler_cancellation=True)
+                               shutdown_timeout=2.0, handler_cancellation=True,
+                               # a head not in within it closes the connection
+                               # (slowloris), as does an idle keep-alive one
+                               keepalive_timeout=self.engine.settings.header_timeout_s)
         await runner.setup()
         shape_protocol_errors(runner)
         site = web.TCPSite(runner, self.engine.settings.host, self.engine.settings.port)

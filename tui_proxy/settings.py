@@ -158,6 +158,8 @@ FIELDS: tuple[Field, ...] = (
           "most messages accepted in one request"),
     Field("upload_timeout_s", "CLAUDE_PROXY_UPLOAD_TIMEOUT_S", _parse_int(1, 3600),
           "seconds a client may take to send its request body"),
+    Field("header_timeout_s", "CLAUDE_PROXY_HEADER_TIMEOUT_S", _parse_int(1, 3600),
+          "seconds a connection may take to send a request's head (idle ones close too)"),
     Field("drain_s", "CLAUDE_PROXY_DRAIN_S", _parse_int(0, 3600),
           "on shutdown, seconds in-flight flows may finish before they are cancelled"),
     Field("journal_dir", "CLAUDE_PROXY_JOURNAL_DIR", _parse_optional_str,
@@ -200,6 +202,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     max_messages: int = 10_000
     upload_timeout_s: int = 60
+    header_timeout_s: int = 30
     drain_s: int = 10
     journal_dir: str | None = None
     journal_max_mb: int = 256
