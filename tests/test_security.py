@@ -12,7 +12,8 @@ import pytest
 
 from conftest import FAKE_CLAUDE, make_settings
 from tui_proxy.engine import Engine
-from tui_proxy.security import LOOP_VALUES, BindRefused, load_body, nesting_depth
+from tui_proxy.security import (LOOP_VALUES, MAX_VALUES, BindRefused, load_body,
+                                nesting_depth)
 from tui_proxy.wire.errors import ProxyError
 from tui_proxy.server import ProxyServer
 
@@ -151,10 +152,19 @@ async def test_a_body_of_many_values_is_decoded_while_the_loop_runs():
     task = asyncio.create_task(ticker())
     await asyncio.sleep(0)
     before = ticks
-    data = await load_body(b'{"a":[' + b"0," * (20 * LOOP_VALUES) + b'{"b":[[1]]}]}')
+    data = await load_body(b'{"a":[' + b"0," * (10 * LOOP_VALUES) + b'{"b":[[1]]}]}')
     during = ticks - before
     task.cancel()
-    assert len(data["a"]) == 20 * LOOP_VALUES + 1 and data["a"][-1] == {"b": [[1]]}
+    assert len(data["a"]) == 10 * LOOP_VALUES + 1 and data["a"][-1] == {"b": [[1]]}
     assert during > 1
     small = await load_body(b'{"a":[1,2]}')  # a small body: on the loop, same result shape
     assert small == {"a": [1, 2]}
+
+
+async def test_a_body_of_too_many_values_is_refused_before_anything_walks_it():
+    """Past MAX_VALUES the body is a 413 from the decode itself, so the journal's redaction and
+    the flow's summary (on the loop) never walk millions of values."""
+    with pytest.raises(ProxyError) as info:
+        await load_body(b'{"a":[' + b"0," * MAX_VALUES + b'0]}')
+    assert info.value.status == 413 and info.value.error_type == "request_too_large"
+    assert f"{MAX_VALUES + 3:,} JSON values" in info.value.message

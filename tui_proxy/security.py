@@ -33,6 +33,9 @@ WILDCARDS = {"0.0.0.0", "::", ""}
 MAX_DEPTH = 64
 # Bodies with at most this many values are decoded in C on the event loop (a few ms).
 LOOP_VALUES = 20_000
+# More values than this are refused before anything else walks them (journal, redaction, the
+# flow's summary run on the loop): a long agent session holds a few tens of thousands.
+MAX_VALUES = 250_000
 PUBLIC_PATHS = {"/health"}
 
 
@@ -139,8 +142,22 @@ def value_bound(raw: bytes) -> int:
     return raw.count(b",") + raw.count(b"[") + raw.count(b"{") + 1
 
 
+def count_values(data: Any) -> int:
+    """Every JSON value in ``data`` (containers and leaves), without recursion."""
+    count, stack = 1, [data]
+    while stack:
+        value = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        count += len(children)
+        stack.extend(child for child in children if isinstance(child, (dict, list)))
+    return count if isinstance(data, (dict, list)) else 1
+
+
 def _load(raw: bytes, python_scanner: bool) -> dict[str, Any]:
     data = parse_body(raw, python_scanner=python_scanner)
+    if python_scanner and (values := count_values(data)) > MAX_VALUES:
+        raise ProxyError("request_too_large", f"request body holds {values:,} JSON values, "
+                         f"more than this proxy's limit of {MAX_VALUES:,}", status=413)
     if nesting_depth(data, MAX_DEPTH) > MAX_DEPTH:
         raise ProxyError("invalid_request_error", f"request body is nested more than "
                          f"{MAX_DEPTH} levels deep")
