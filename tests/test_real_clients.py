@@ -195,6 +195,23 @@ def test_opencode_over_the_real_cli_rejection_then_new_instruction():
     assert r["after_reject"]["texts"] == ["banana, as you asked"]
 
 
+def test_opencode_over_the_real_cli_interrupt_then_new_instruction():
+    """Esc in OpenCode's TUI (tmux) while its bash tool runs, then a new message: upstream
+    gets the aborted tool result and then the new instruction, in one user message."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (Debian: tmux)")
+    r = run("opencode_realcli")
+    assert "interrupted" in r["interrupt_screens"]["interrupted"]
+    last = r["after_interrupt_last_user"]
+    assert last is not None, r["interrupt_screens"]
+    assert [b["type"] for b in last] == ["tool_result", "text"], last
+    # OpenCode says "Tool execution aborted" or "(no output) … User aborted the command",
+    # depending on how far the command got; the CLI's own reminders may follow it
+    assert "aborted" in last[0]["content"].split("<system-reminder>")[0]
+    assert last[1]["text"] == "do something different"
+    assert "Doing something different now" in r["interrupt_screens"]["after"]
+
+
 def test_opencode_over_the_real_cli_after_a_proxy_restart():
     """A restarted proxy knows no session: the whole history reaches upstream as real
     turns (tool_use / tool_result blocks included), not as a text record."""

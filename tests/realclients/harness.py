@@ -291,6 +291,80 @@ async def run_opencode(project: Path, home: Path, message: str | list[str], *,
     return result
 
 
+async def opencode_tui_interrupt(project: Path, home: Path, first: str, then: str, *,
+                                 running: Any, answer: str,
+                                 timeout: float = 60.0) -> dict[str, Any]:
+    """OpenCode's interactive TUI in a tmux pane: send ``first``, wait until ``running()`` says
+    its tool call is under way, press Esc twice (OpenCode's interrupt), then send ``then`` and
+    wait for ``answer`` on the screen. Returns the screens seen; tmux is always killed."""
+    tmux = shutil.which("tmux")
+    assert tmux is not None, "tmux is not installed"
+    socket = f"realclients-{os.getpid()}"
+    env = client_env(home)
+    env.pop("CI", None)
+    env["TERM"] = "xterm-256color"
+
+    def run_tmux(*args: str) -> str:
+        import subprocess
+        return subprocess.run([tmux, "-L", socket, *args], capture_output=True, text=True,
+                              timeout=10).stdout
+
+    async def until(condition: Any, what: str) -> None:
+        deadline = time.monotonic() + timeout  # a loaded 2-core machine boots OpenCode slowly
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"OpenCode TUI: {what} not reached; screen:\n"
+                                   + run_tmux("capture-pane", "-p", "-t", "oc"))
+            await asyncio.sleep(0.25)
+
+    screens: dict[str, str] = {}
+    pane: int | None = None
+    try:
+        run_tmux("new-session", "-d", "-x", "160", "-y", "45", "-s", "oc", "-c", str(project),
+                 "env", "-i", *[f"{k}={v}" for k, v in env.items()], str(opencode_binary()))
+        pane = int(run_tmux("list-panes", "-t", "oc", "-F", "#{pane_pid}").split()[0])
+        await until(lambda: "ctrl+p commands" in run_tmux("capture-pane", "-p", "-t", "oc"),
+                    "the prompt")
+        run_tmux("send-keys", "-t", "oc", "-l", first)
+        run_tmux("send-keys", "-t", "oc", "Enter")
+        await until(running, "the tool call")
+        await until(lambda: "esc interrupt" in (screen := run_tmux("capture-pane", "-p", "-t",
+                                                                  "oc")) and "$ " in screen,
+                    "the running tool")
+        screens["running"] = run_tmux("capture-pane", "-p", "-t", "oc")
+        run_tmux("send-keys", "-t", "oc", "Escape")
+        await asyncio.sleep(0.3)
+        run_tmux("send-keys", "-t", "oc", "Escape")
+        await until(lambda: "interrupted" in run_tmux("capture-pane", "-p", "-t", "oc"),
+                    "the interrupt")
+        screens["interrupted"] = run_tmux("capture-pane", "-p", "-t", "oc")
+        run_tmux("send-keys", "-t", "oc", "-l", then)
+        run_tmux("send-keys", "-t", "oc", "Enter")
+        await until(lambda: answer in run_tmux("capture-pane", "-p", "-t", "oc"),
+                    "the answer to the new message")
+        screens["after"] = run_tmux("capture-pane", "-p", "-t", "oc")
+    finally:
+        run_tmux("kill-server")
+        # tmux daemonizes, so OpenCode is no child of ours: end its process group ourselves.
+        deadline = time.monotonic() + 5
+        while pane is not None and _alive(pane) and time.monotonic() < deadline:
+            if time.monotonic() > deadline - 4:
+                try:
+                    os.killpg(pane, 9)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            await asyncio.sleep(0.1)
+    return screens
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 async def run_node(script: Path, base_url: str, home: Path, *args: str,
                    timeout: float = 40.0) -> dict[str, Any]:
     """A node script that prints one JSON line of findings."""

@@ -182,6 +182,8 @@ def _upstream_reply(notes: Path):
         words = " ".join(b.get("text", "") for b in last if b.get("type") == "text")
         if results and "banana" in words:
             return Text("banana, as you asked")
+        if "something different" in words:  # the test checks what came with it
+            return Text("Doing something different now")
         if results:
             content = results[0].get("content")
             text = content if isinstance(content, str) else " ".join(
@@ -191,6 +193,8 @@ def _upstream_reply(notes: Path):
             return ToolUse("read", {"filePath": str(notes)})
         if "list the files" in words:
             return ToolUse("bash", {"command": "ls", "description": "List files"})
+        if "run the slow command" in words:
+            return ToolUse("bash", {"command": "sleep 30", "description": "Wait a while"})
         return Text("Hello from upstream")
     return reply
 
@@ -206,7 +210,7 @@ async def scenario_opencode_realcli(work: Path) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     projects = {name: H.opencode_project(work / name, "http://127.0.0.1:1")
-                for name in ("chat", "reject")}
+                for name in ("chat", "reject", "interrupt")}
     notes = projects["chat"] / "notes.txt"
     notes.write_text(PLANTED + "\n")
     stub = MessagesStub([_upstream_reply(notes)] * 200)
@@ -253,6 +257,15 @@ async def scenario_opencode_realcli(work: Path) -> dict[str, Any]:
         out["first_upstream_workdirs"] = sorted({
             d for b in bodies_since(mark) for d in re.findall(
                 r"Primary working directory: ([^\\\n]+?)\\n", json.dumps(b))})
+        # Esc while OpenCode runs the tool, then a new instruction (its interactive TUI in tmux)
+        mark3 = len(stub.main_bodies())
+        out["interrupt_screens"] = await H.opencode_tui_interrupt(
+            projects["interrupt"], homes["interrupt"], "please run the slow command",
+            "do something different", answer="Doing something different now",
+            running=lambda: any(f.state.value == "parked" for f in h.engine.flows.all()))
+        out["after_interrupt_last_user"] = next(
+            (_last_user(b) for b in bodies_since(mark3)
+             if "something different" in json.dumps(_last_user(b))), None)
         out["flows_before_restart"] = h.flows()
     # a restart: the proxy forgets every session; the client's history must still arrive whole
     async with H.ProxyHarness(work, **settings) as h:
