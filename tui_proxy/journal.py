@@ -9,6 +9,14 @@ Nothing here runs in the request path: the journal is a bus subscriber plus a ho
 receives a flow's request body; a task turns events into records and a worker thread
 writes them, flushing after every flow's end so a crash loses at most the flows in flight
 (their start records are already on disk).
+
+A journal that cannot be written (a read-only or missing folder, a full disk) costs bounded
+memory: the backlog keeps at most ``BACKLOG_RECORDS`` records and ``BACKLOG_BYTES`` bytes,
+dropping the oldest beyond with a count (``JournalLoss``: the status bar, ``/health`` and
+``/metrics`` show it, and a note says when the journal fails and when it recovers); writing is
+retried every ``RETRY_S``. A write cut short (ENOSPC) is undone by truncating the file back, so
+no partial line is left for the reader (if even that fails, the next write starts a new line
+and ``claude-proxy-tui log`` counts the cut one as unreadable).
 """
 
 from __future__ import annotations
@@ -16,12 +24,15 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import threading
 import time
+import weakref
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .events import Event, FlowFinished, TextDelta, ThinkingDelta
+from .events import Event, FlowFinished, Note, TextDelta, ThinkingDelta
 from .wire import jsonsafe
 from .redact import redact, remember_environment, remember_secret
 
@@ -32,6 +43,9 @@ if TYPE_CHECKING:
 BODY_CAP = 1024 * 1024       # bodies above this are journalled as truncated (no replay)
 EVENTS_CAP = 500             # timeline entries per end record
 FILE_CAP_SHARE = 8           # a day file rolls over at max_mb / this
+BACKLOG_RECORDS = 5000        # records kept in memory while the journal cannot be written
+BACKLOG_BYTES = 16 * 1024 * 1024
+RETRY_S = 2.0                # how often an unwritable journal is tried again
 STATE_OF = {"done": "done", "error": "error", "cancelled": "cancelled",
             "timed out": "timed_out", "timed_out": "timed_out"}
 
@@ -76,6 +90,37 @@ def timeline(flow: "Flow") -> list[dict[str, Any]]:
     return redact(out)
 
 
+@dataclass
+class JournalLoss:
+    """What the journal of one engine lost, for its life (a rebind starts a new Journal)."""
+
+    errors: int = 0            # write attempts that failed
+    dropped: int = 0           # records never written (backlog over its bounds, bad lines)
+    failing: str | None = None  # why the last attempt failed, while it is failing
+    backlog: int = 0           # records waiting in memory
+    backlog_bytes: int = 0
+
+
+_LOSS: "weakref.WeakKeyDictionary[Any, JournalLoss]" = weakref.WeakKeyDictionary()
+
+
+def loss_of(engine: Any) -> JournalLoss:
+    loss = _LOSS.get(engine)
+    if loss is None:
+        loss = _LOSS[engine] = JournalLoss()
+    return loss
+
+
+def loss_text(loss: JournalLoss) -> str | None:
+    """A few words for the status bar, or None while nothing is lost."""
+    if loss.failing is None and not loss.dropped:
+        return None
+    lost = f"{loss.dropped} lost" if loss.dropped else ""
+    if loss.failing is not None:
+        return f"journal FAILING ({loss.backlog} waiting{', ' + lost if lost else ''})"
+    return f"journal {lost}"
+
+
 class Journal:
     def __init__(self, engine: "Engine") -> None:
         self.engine = engine
@@ -86,11 +131,24 @@ class Journal:
         remember_secret(engine.settings.api_key)  # the proxy's own key, whatever it looks like
         remember_environment()
         self._lines: deque[tuple[str, bool]] = deque()  # (json line, flush after it)
+        self._lock = threading.Lock()  # the backlog: the loop appends, the writer takes
+        self._bytes = 0
+        self.max_records = BACKLOG_RECORDS
+        self.max_backlog_bytes = BACKLOG_BYTES
+        self.retry_s = RETRY_S
+        self._retry_at = 0.0  # monotonic; no attempt before it
+        self._torn = False    # the file may end in a cut line: start the next write with \n
         self._task: asyncio.Task[None] | None = None
         self._file: Any = None
         self._file_path: Path | None = None
         self.written = 0
-        self.errors = 0
+        self.loss = loss_of(engine)
+        self._syswrite = os.write        # the writer's system calls (tests fill the disk)
+        self._systruncate = os.ftruncate
+
+    @property
+    def errors(self) -> int:
+        return self.loss.errors
 
     @property
     def enabled(self) -> bool:
@@ -139,7 +197,23 @@ class Journal:
         else:
             line = jsonsafe.dumps(record, default=str)[:-1] + \
                 ', "body": ' + text + "}"
-        self._lines.append((line, False))
+        self._queue(line, False)
+
+    def _queue(self, line: str, flush: bool) -> None:
+        with self._lock:
+            self._lines.append((line, flush))
+            self._bytes += len(line)
+            self._trim()
+
+    def _trim(self) -> None:
+        """Over a bound, the oldest records go, counted (the lock is held)."""
+        while len(self._lines) > 1 and (len(self._lines) > self.max_records
+                                        or self._bytes > self.max_backlog_bytes):
+            line, _ = self._lines.popleft()
+            self._bytes -= len(line)
+            self.loss.dropped += 1
+        self.loss.backlog = len(self._lines)
+        self.loss.backlog_bytes = self._bytes
 
     def _end_record(self, event: FlowFinished) -> str | None:
         flow = self.engine.flows.get(event.flow_id) if event.flow_id is not None else None
@@ -165,14 +239,30 @@ class Journal:
             if isinstance(event, FlowFinished):
                 line = self._end_record(event)
                 if line is not None:
-                    self._lines.append((line, True))
+                    self._queue(line, True)
 
     async def _run(self) -> None:
         while True:
             await self.sub.wait(1.0)
             self._collect(self.sub.drain())
-            if self._lines:
+            if self._lines and time.monotonic() >= self._retry_at:
+                failing = self.loss.failing
                 await asyncio.to_thread(self._write_pending)
+                self._tell(failing)
+
+    def _tell(self, was: str | None) -> None:
+        """A note when the journal starts failing and when it writes again."""
+        now = self.loss.failing
+        if was is None and now is not None:
+            self.engine.bus.publish(Note(None, "error", (
+                f"journal: cannot write to {self.dir}: {now}; keeping up to "
+                f"{self.max_records} records / {self.max_backlog_bytes // (1024 * 1024)} MiB in "
+                f"memory (the oldest beyond are dropped, counted), retrying every "
+                f"{self.retry_s:g} s")))
+        elif was is not None and now is None:
+            self.engine.bus.publish(Note(None, "info", (
+                f"journal: writing to {self.dir} again "
+                f"({self.loss.dropped} records lost so far)")))
 
     # -- the worker thread --------------------------------------------------------------
 
@@ -190,32 +280,92 @@ class Journal:
         path = self._path_for(time.time())
         if path != self._file_path or self._file is None:
             self._close()
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "a", encoding="utf-8")
+            from .sdk.seed import private_dirs
+            private_dirs(self.dir)  # folders it creates are 0700
+            # Request bodies are private: 0600. Unbuffered: a write is one syscall we can undo.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._file = open(fd, "ab", buffering=0)
+            self._file_path = path
             try:
-                os.chmod(path, 0o600)  # request bodies are private
+                os.chmod(path, 0o600)
+                self._enforce_cap()
             except OSError:
                 pass
-            self._file_path = path
-            self._enforce_cap()
         return self._file
+
+    def _take(self, limit: int = 1024 * 1024) -> list[tuple[str, bool]]:
+        """The next lines to write, up to ``limit`` bytes or a flow's end."""
+        batch: list[tuple[str, bool]] = []
+        size = 0
+        with self._lock:
+            while self._lines and (not batch or size < limit):
+                line, flush = self._lines.popleft()
+                self._bytes -= len(line)
+                batch.append((line, flush))
+                size += len(line)
+                if flush:
+                    break
+            self.loss.backlog = len(self._lines)
+            self.loss.backlog_bytes = self._bytes
+        return batch
+
+    def _give_back(self, batch: list[tuple[str, bool]]) -> None:
+        with self._lock:
+            for line, flush in reversed(batch):
+                self._lines.appendleft((line, flush))
+                self._bytes += len(line)
+            self._trim()
+
+    def _write_all(self, handle: Any, data: bytes) -> None:
+        """Write ``data`` whole, or leave the file as it was (a full disk cuts no line)."""
+        fd = handle.fileno()
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._syswrite(fd, view):]
+        except OSError:
+            try:
+                if os.fstat(fd).st_size == start + len(data) - len(view):  # nobody else wrote
+                    self._systruncate(fd, start)
+                else:
+                    self._torn = True
+            except OSError:
+                self._torn = True
+            raise
 
     def _write_pending(self) -> None:
         try:
             handle = self._open()
-            while self._lines:
-                line, flush = self._lines.popleft()
+            while True:
+                batch = self._take()
+                if not batch:
+                    break
+                chunks = []
+                for line, _ in batch:
+                    try:
+                        chunks.append((line + "\n").encode("utf-8"))
+                    except ValueError:  # never again stop the journal for good on one line
+                        self.loss.errors += 1
+                        self.loss.dropped += 1
+                data = b"".join(chunks)
+                if self._torn:
+                    data = b"\n" + data
                 try:
-                    handle.write(line + "\n")
-                except ValueError:  # never again stop the journal for good on one line
-                    self.errors += 1
-                    continue
-                self.written += 1
-                if flush:
-                    handle.flush()
-            handle.flush()
-        except OSError:
-            self.errors += 1  # a full disk must not take the proxy down
+                    self._write_all(handle, data)
+                except OSError:
+                    self._give_back(batch)
+                    raise
+                self._torn = False
+                self.written += len(chunks)
+        except OSError as exc:  # a full disk must not take the proxy down: retry later
+            self.loss.errors += 1
+            self.loss.failing = exc.strerror or str(exc)
+            self._retry_at = time.monotonic() + self.retry_s
+            self._close()
+            return
+        self.loss.failing = None
+        self._retry_at = 0.0
 
     def _close(self) -> None:
         if self._file is not None:

@@ -4,7 +4,7 @@ as a service beside Grafana.
 One more subscriber of the engine's bus, of a special kind: it counts each event as it is
 published (the subscription's ``accept`` hook) and keeps none, so it costs a few integer
 additions per flow and can never fall behind or drop. Gauges (in flight, queued, parked, warm,
-dropped bus events, journal write errors) are read from the engine when scraped.
+dropped bus events, journal write errors and dropped records) are read from the engine when scraped.
 """
 
 from __future__ import annotations
@@ -76,6 +76,11 @@ class Metrics:
     def close(self) -> None:
         self.engine.bus.unsubscribe(self._sub)
 
+    def journal_dropped(self) -> int:
+        """Journal records never written (an unwritable journal's backlog over its bounds)."""
+        from .journal import loss_of
+        return loss_of(self.engine).dropped
+
     def dropped(self) -> dict[str, int]:
         return {sub.name or "?": sub.dropped for sub in self.engine.bus._subs}
 
@@ -116,4 +121,13 @@ class Metrics:
         family("claude_proxy_journal_write_errors_total", "counter",
                "Journal lines that could not be written.",
                [f"claude_proxy_journal_write_errors_total {self.journal_errors()}"])
+        from .journal import loss_of
+        loss = loss_of(engine)
+        family("claude_proxy_journal_dropped_records_total", "counter",
+               "Journal records dropped unwritten (the journal could not be written and its "
+               "backlog was full).",
+               [f"claude_proxy_journal_dropped_records_total {loss.dropped}"])
+        family("claude_proxy_journal_backlog_records", "gauge",
+               "Journal records waiting in memory to be written.",
+               [f"claude_proxy_journal_backlog_records {loss.backlog}"])
         return "\n".join(lines) + "\n"

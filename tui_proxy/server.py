@@ -254,6 +254,7 @@ async def health(request: web.Request) -> web.Response:
         # What observers lost: events a slow subscriber dropped, journal lines not written.
         "dropped_events": sum(request.app[METRICS_KEY].dropped().values()),
         "journal_errors": request.app[METRICS_KEY].journal_errors(),
+        "journal_dropped": request.app[METRICS_KEY].journal_dropped(),
     })
 
 

@@ -36,6 +36,7 @@ from .widgets.checks_panel import ChecksPanel
 from .widgets.event_panel import EventPanel, local_clock
 from .widgets.flows_table import FlowsTable
 from .widgets.sessions_panel import SessionsPanel
+from ..journal import loss_of, loss_text
 from .widgets.status_bar import StatusBar, StatusFacts
 from .widgets.stream_panel import StreamPanel
 
@@ -248,7 +249,8 @@ class ProxyConsole(App[int]):
             now=self.clock(), follow=self.follow,
             stream_all=self.query_one(StreamPanel).all_flows,
             filter_text=self.query_one(FlowsTable).filter_text,
-            screenshots=str(self.screenshot_dir), note=self._last_shot)
+            screenshots=str(self.screenshot_dir), note=self._last_shot,
+            journal=loss_text(loss_of(engine)))
 
     def _sync_status(self) -> None:
         self.query_one(StatusBar).show(self.facts())

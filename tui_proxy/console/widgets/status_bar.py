@@ -31,6 +31,7 @@ class StatusFacts:
     filter_text: str
     screenshots: str
     note: str | None = None
+    journal: str | None = None  # journal loss ("journal 12 lost"), None while nothing is lost
 
 
 def _countdown(seconds: float) -> str:
@@ -79,6 +80,8 @@ def render_status(f: StatusFacts) -> Text:
     line.append(f"  stream {'all' if f.stream_all else 'selected'}", style="dim")
     if f.filter_text:
         line.append(f"  filter “{f.filter_text}”", style="bold")
+    if f.journal:
+        line.append(f"  {f.journal}", style="bold white on red")
     line.append(f"  shots {f.screenshots}", style="dim")
     if f.note:
         line.append(f"  {f.note}", style="italic")
