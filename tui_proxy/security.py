@@ -26,7 +26,7 @@ from aiohttp import web
 
 from .settings import Settings
 from .wire.errors import ProxyError
-from .wire.request import parse_body
+from .wire.request import TooManyValues, parse_body
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 WILDCARDS = {"0.0.0.0", "::", ""}
@@ -154,10 +154,11 @@ def count_values(data: Any) -> int:
 
 
 def _load(raw: bytes, python_scanner: bool) -> dict[str, Any]:
-    data = parse_body(raw, python_scanner=python_scanner)
-    if python_scanner and (values := count_values(data)) > MAX_VALUES:
-        raise ProxyError("request_too_large", f"request body holds {values:,} JSON values, "
-                         f"more than this proxy's limit of {MAX_VALUES:,}", status=413)
+    try:
+        data = parse_body(raw, python_scanner=python_scanner, max_values=MAX_VALUES)
+    except TooManyValues:  # the scanner stops there: the cost is bounded by the limit
+        raise ProxyError("request_too_large", "request body holds more than this proxy's "
+                         f"limit of {MAX_VALUES:,} JSON values", status=413) from None
     if nesting_depth(data, MAX_DEPTH) > MAX_DEPTH:
         raise ProxyError("invalid_request_error", f"request body is nested more than "
                          f"{MAX_DEPTH} levels deep")

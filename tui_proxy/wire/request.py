@@ -128,10 +128,65 @@ class _Decoder(json.JSONDecoder):
     the pure-Python scanner, which yields the GIL between values (for bodies decoded in a
     thread), instead of the C one, which holds it for the whole body."""
 
-    def __init__(self, python_scanner: bool = False, **kwargs: Any) -> None:
+    def __init__(self, python_scanner: bool = False, max_values: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(parse_constant=_no_constant, **kwargs)
         if python_scanner:
-            self.scan_once = json.scanner.py_make_scanner(self)
+            self.scan_once = _counting_scanner(self, max_values)
+
+
+class TooManyValues(Exception):
+    """The Python scanner met more values than it may build."""
+
+
+def _counting_scanner(context: json.JSONDecoder, limit: int | None) -> Any:
+    """``json.scanner.py_make_scanner`` that counts the values it builds and stops past
+    ``limit``: a body of millions of values costs no more than ``limit`` of them."""
+    parse_object, parse_array = context.parse_object, context.parse_array
+    parse_string, strict = context.parse_string, context.strict
+    parse_float, parse_int = context.parse_float, context.parse_int
+    parse_constant, memo = context.parse_constant, context.memo
+    object_hook, object_pairs_hook = context.object_hook, context.object_pairs_hook
+    match_number = json.scanner.NUMBER_RE.match
+    count = 0
+
+    def _scan_once(string: str, idx: int) -> Any:
+        nonlocal count
+        count += 1
+        if limit is not None and count > limit:
+            raise TooManyValues(count)
+        try:
+            nextchar = string[idx]
+        except IndexError:
+            raise StopIteration(idx) from None
+        if nextchar == '"':
+            return parse_string(string, idx + 1, strict)
+        if nextchar == "{":
+            return parse_object((string, idx + 1), strict, _scan_once, object_hook,
+                                object_pairs_hook, memo)
+        if nextchar == "[":
+            return parse_array((string, idx + 1), _scan_once)
+        for word, value in (("null", None), ("true", True), ("false", False)):
+            if string.startswith(word, idx):
+                return value, idx + len(word)
+        match = match_number(string, idx)
+        if match is not None:
+            integer, frac, exp = match.groups()
+            if frac or exp:
+                return parse_float(integer + (frac or "") + (exp or "")), match.end()
+            return parse_int(integer), match.end()
+        for word in ("NaN", "Infinity", "-Infinity"):
+            if string.startswith(word, idx):
+                return parse_constant(word), idx + len(word)
+        raise StopIteration(idx)
+
+    def scan_once(string: str, idx: int) -> Any:
+        try:
+            return _scan_once(string, idx)
+        finally:
+            memo.clear()
+
+    return scan_once
 
 
 def _no_constant(name: str) -> Any:
@@ -161,13 +216,14 @@ def _huge_int_path(text: str) -> str:
     return "request body"
 
 
-def parse_body(raw: bytes, *, python_scanner: bool = False) -> dict[str, Any]:
+def parse_body(raw: bytes, *, python_scanner: bool = False,
+               max_values: int | None = None) -> dict[str, Any]:
     """The body as a JSON object: linear in its size (the decoder reads each byte once)."""
     if not raw.strip():
         raise invalid_request("request body is empty; expected a JSON object")
     try:
         text = raw.decode(json.detect_encoding(raw), "surrogatepass")
-        data = _Decoder(python_scanner).decode(text)
+        data = _Decoder(python_scanner, max_values).decode(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise invalid_request(f"request body is not valid JSON: {exc}") from None
     except RecursionError:
