@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -138,6 +139,8 @@ async def main(out: Path) -> None:
         work.mkdir()
         os.environ["CLAUDE_CONFIG_DIR"] = str(Path(tmp) / "claude-config")
         os.environ["FAKE_CLAUDE_STATE_DIR"] = str(Path(tmp) / "fake-sessions")
+        # as after `claude-proxy-tui login`: the fake CLI keeps a marker credentials file
+        subprocess.run([str(FAKE), "auth", "login"], check=True, capture_output=True)
         await busy(out, work)
         await small(out, work)
 
