@@ -111,14 +111,12 @@ class LiveRun:
             self.model = model
 
     async def send(self, blocks: list[dict[str, Any]]) -> None:
-        self.result = None  # a warm process runs many turns: state is per turn
-        self.facts = FailureFacts()
-        self.waiting_on = []
         await self.client.query(_one_frame(blocks))
-        self.messages = self.client.receive_response()
+        self.follow()
 
     def follow(self) -> None:
-        """Read a turn the CLI started by itself (a resumed interrupted turn)."""
+        """Read the next turn: one just sent, or one the CLI started by itself (a resumed
+        interrupted turn). A warm process runs many turns: this state is per turn."""
         self.result = None
         self.facts = FailureFacts()
         self.waiting_on = []
