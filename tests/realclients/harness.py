@@ -292,11 +292,12 @@ async def run_opencode(project: Path, home: Path, message: str | list[str], *,
 
 
 async def opencode_tui_interrupt(project: Path, home: Path, first: str, then: str, *,
-                                 running: Any, answer: str,
+                                 running: Any, command: str, answer: str,
                                  timeout: float = 60.0) -> dict[str, Any]:
     """OpenCode's interactive TUI in a tmux pane: send ``first``, wait until ``running()`` says
-    its tool call is under way, press Esc twice (OpenCode's interrupt), then send ``then`` and
-    wait for ``answer`` on the screen. Returns the screens seen; tmux is always killed."""
+    its tool call is under way and the TUI shows ``command`` running, press Esc twice
+    (OpenCode's interrupt), then send ``then`` and wait for ``answer`` on the screen. Returns
+    the screens seen; tmux is always killed."""
     tmux = shutil.which("tmux")
     assert tmux is not None, "tmux is not installed"
     socket = f"realclients-{os.getpid()}"
@@ -329,14 +330,23 @@ async def opencode_tui_interrupt(project: Path, home: Path, first: str, then: st
         run_tmux("send-keys", "-t", "oc", "Enter")
         await until(running, "the tool call")
         await until(lambda: "esc interrupt" in (screen := run_tmux("capture-pane", "-p", "-t",
-                                                                  "oc")) and "$ " in screen,
+                                                                  "oc")) and command in screen,
                     "the running tool")
         screens["running"] = run_tmux("capture-pane", "-p", "-t", "oc")
-        run_tmux("send-keys", "-t", "oc", "Escape")
-        await asyncio.sleep(0.3)
-        run_tmux("send-keys", "-t", "oc", "Escape")
-        await until(lambda: "interrupted" in run_tmux("capture-pane", "-p", "-t", "oc"),
-                    "the interrupt")
+        # Esc twice interrupts; a loaded machine can drop a key press, so press again
+        # (in pairs) until the TUI says so.
+        deadline = time.monotonic() + timeout
+        while "interrupted" not in run_tmux("capture-pane", "-p", "-t", "oc"):
+            if time.monotonic() > deadline:
+                raise TimeoutError("OpenCode TUI: the interrupt not reached; screen:\n"
+                                   + run_tmux("capture-pane", "-p", "-t", "oc"))
+            run_tmux("send-keys", "-t", "oc", "Escape")
+            await asyncio.sleep(0.2)
+            run_tmux("send-keys", "-t", "oc", "Escape")
+            for _ in range(12):
+                await asyncio.sleep(0.25)
+                if "interrupted" in run_tmux("capture-pane", "-p", "-t", "oc"):
+                    break
         screens["interrupted"] = run_tmux("capture-pane", "-p", "-t", "oc")
         run_tmux("send-keys", "-t", "oc", "-l", then)
         run_tmux("send-keys", "-t", "oc", "Enter")

@@ -194,7 +194,7 @@ def _upstream_reply(notes: Path):
         if "list the files" in words:
             return ToolUse("bash", {"command": "ls", "description": "List files"})
         if "run the slow command" in words:
-            return ToolUse("bash", {"command": "sleep 30", "description": "Wait a while"})
+            return ToolUse("bash", {"command": "sleep 90", "description": "Wait a while"})
         return Text("Hello from upstream")
     return reply
 
@@ -261,7 +261,8 @@ async def scenario_opencode_realcli(work: Path) -> dict[str, Any]:
         mark3 = len(stub.main_bodies())
         out["interrupt_screens"] = await H.opencode_tui_interrupt(
             projects["interrupt"], homes["interrupt"], "please run the slow command",
-            "do something different", answer="Doing something different now",
+            "do something different", command="sleep 90",
+            answer="Doing something different now",
             running=lambda: any(f.state.value == "parked" for f in h.engine.flows.all()))
         out["after_interrupt_last_user"] = next(
             (_last_user(b) for b in bodies_since(mark3)
