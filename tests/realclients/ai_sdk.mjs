@@ -3,6 +3,7 @@
 // Prints ONE JSON line: {case: {ok, ..., error?}}. Cases run in parallel, each with a deadline.
 import { generateText, streamText, tool, jsonSchema, stepCountIs, Output } from 'ai';
 import { createAnthropic } from '@ai-sdk/anthropic';
+import { runCases } from './cases.mjs';
 
 const anthropic = createAnthropic({ baseURL: `${process.argv[2]}/v1`, apiKey: 'dummy' });
 const model = anthropic('claude-sonnet-4-5');
@@ -58,14 +59,5 @@ const cases = {
   },
 };
 
-const out = {};
-await Promise.all(Object.entries(cases).map(async ([name, run]) => {
-  const started = Date.now();
-  try {
-    out[name] = { ok: true, ...(await run()) };
-  } catch (error) {
-    out[name] = { ok: false, error: `${error?.constructor?.name}: ${error?.message}`.slice(0, 2000) };
-  }
-  out[name].ms = Date.now() - started;
-}));
+const out = await runCases(cases);
 console.log(JSON.stringify(out));

@@ -3,6 +3,7 @@
 // each has its own deadline, so a case the proxy cannot serve fails instead of hanging.
 import Anthropic from '@anthropic-ai/sdk';
 import { betaTool } from '@anthropic-ai/sdk/helpers/beta/json-schema';
+import { runCases } from './cases.mjs';
 
 const baseURL = process.argv[2];
 const MODEL = 'claude-sonnet-4-5';
@@ -73,15 +74,6 @@ const cases = {
   tool_runner_unthreaded: () => toolRunner(false),
 };
 
-const out = {};
-await Promise.all(Object.entries(cases).map(async ([name, run]) => {
-  const started = Date.now();
-  try {
-    out[name] = { ok: true, ...(await run()) };
-  } catch (error) {
-    out[name] = { ok: false, error: `${error?.constructor?.name}: ${error?.message}`.slice(0, 2000) };
-  }
-  out[name].ms = Date.now() - started;
-}));
+const out = await runCases(cases);
 out.sdk_version = (await import('@anthropic-ai/sdk/version')).VERSION;
 console.log(JSON.stringify(out));
