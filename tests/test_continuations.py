@@ -65,6 +65,8 @@ async def test_rejection_then_new_instruction_reaches_the_model_in_order(proxy,
                      what="the retired parked CLI is ended")
     states = {e.flow_id: e.state for e in proxy.collect() if e.kind == "finished"}
     assert states == {1: "done", 2: "done"}, "the parked flow's calls were answered"
+    retired = proxy.engine.conversations.by_session[proxy.engine.flows.get(1).session_id]
+    assert retired.state == "evicted", "the retired session is neither parked nor continued"
 
 
 async def test_an_image_and_system_context_beside_tool_results_are_delivered(

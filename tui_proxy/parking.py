@@ -107,6 +107,7 @@ class ParkedRuns:
         return entry, None
 
     def _spawn_close(self, entry: ParkedEntry) -> None:
+        self._forget(entry)
         task = asyncio.ensure_future(entry.live.close())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -139,7 +140,13 @@ class ParkedRuns:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _forget(self, entry: ParkedEntry) -> None:
+        """Its session ends mid-turn with its CLI: the conversation map must not show it
+        parked (nor continue it)."""
+        self.engine.conversations.set_state(entry.live.session_id, "evicted")
+
     async def _release(self, entry: ParkedEntry, reason: str) -> None:
+        self._forget(entry)
         await entry.live.close()
         flow = entry.flow
         if flow.state == FlowState.PARKED:
