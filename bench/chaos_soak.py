@@ -34,11 +34,11 @@ import aiohttp  # noqa: E402
 import anthropic  # noqa: E402
 
 from sse_grammar import check_stream  # noqa: E402
-from tui_proxy import logbridge  # noqa: E402
-from tui_proxy.bus import EventBus  # noqa: E402
-from tui_proxy.engine import Engine  # noqa: E402
-from tui_proxy.server import ProxyServer  # noqa: E402
-from tui_proxy.settings import Settings  # noqa: E402
+from tui_proxy.core import logbridge  # noqa: E402
+from tui_proxy.core.bus import EventBus  # noqa: E402
+from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.http.server import ProxyServer  # noqa: E402
+from tui_proxy.config.settings import Settings  # noqa: E402
 
 MODEL = "claude-sonnet-5-5"
 FAULTS = [("crash", "FAKE:crash=3 FAKE:delay=0.01"), ("hang", "FAKE:hang"),

@@ -26,10 +26,10 @@ os.environ.pop("NO_COLOR", None)
 
 import anthropic  # noqa: E402
 
-from tui_proxy.bus import EventBus  # noqa: E402
-from tui_proxy.engine import Engine  # noqa: E402
-from tui_proxy.server import ProxyServer  # noqa: E402
-from tui_proxy.settings import Settings  # noqa: E402
+from tui_proxy.core.bus import EventBus  # noqa: E402
+from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.http.server import ProxyServer  # noqa: E402
+from tui_proxy.config.settings import Settings  # noqa: E402
 
 
 async def lag_probe(samples: list[float], stop: asyncio.Event) -> None:

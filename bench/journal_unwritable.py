@@ -18,10 +18,10 @@ import anthropic
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tui_proxy.bus import EventBus  # noqa: E402
-from tui_proxy.engine import Engine  # noqa: E402
-from tui_proxy.server import ProxyServer  # noqa: E402
-from tui_proxy.settings import Settings  # noqa: E402
+from tui_proxy.core.bus import EventBus  # noqa: E402
+from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.http.server import ProxyServer  # noqa: E402
+from tui_proxy.config.settings import Settings  # noqa: E402
 
 FAKE = ROOT / "tests" / "fake_cli" / "fake_claude"
 

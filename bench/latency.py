@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))
 FAKE = ROOT / "tests" / "fake_cli" / "fake_claude"
 TMP = tempfile.TemporaryDirectory(prefix="bench-")  # removed at exit
 
-from tui_proxy.engine import Engine  # noqa: E402
+from tui_proxy.core.engine import Engine  # noqa: E402
 from tui_proxy.sdk.options import build_options  # noqa: E402
 from tui_proxy.sdk.transport import FastCloseTransport  # noqa: E402
-from tui_proxy.server import ProxyServer  # noqa: E402
-from tui_proxy.settings import Settings  # noqa: E402
+from tui_proxy.http.server import ProxyServer  # noqa: E402
+from tui_proxy.config.settings import Settings  # noqa: E402
 from tui_proxy.wire.request import parse_messages_request  # noqa: E402
 
 PROMPT = "benchmark the first token please"

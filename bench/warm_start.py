@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 FAKE = ROOT / "tests" / "fake_cli" / "fake_claude"
 TMP = tempfile.TemporaryDirectory(prefix="bench-")  # removed at exit
 
-from tui_proxy.engine import Engine  # noqa: E402
-from tui_proxy.server import ProxyServer  # noqa: E402
-from tui_proxy.settings import Settings  # noqa: E402
+from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.http.server import ProxyServer  # noqa: E402
+from tui_proxy.config.settings import Settings  # noqa: E402
 
 MODEL = "claude-sonnet-5-5"
 

@@ -28,8 +28,8 @@ import anthropic  # noqa: E402
 import cairosvg  # noqa: E402
 
 from tui_proxy.console.app import ProxyConsole  # noqa: E402
-from tui_proxy.flow import FlowState  # noqa: E402
-from tui_proxy.settings import Settings  # noqa: E402
+from tui_proxy.core.flow import FlowState  # noqa: E402
+from tui_proxy.config.settings import Settings  # noqa: E402
 
 MODEL = "claude-sonnet-5-5"
 PROMPTS = [

@@ -29,10 +29,10 @@ os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="proxy-state-")
 # Transcripts the proxy seeds (and the CLI reads) go to a temp config dir, not ~/.claude.
 os.environ["CLAUDE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="fake-claude-config-")
 
-from tui_proxy.bus import EventBus  # noqa: E402
-from tui_proxy.engine import Engine  # noqa: E402
-from tui_proxy.server import ProxyServer  # noqa: E402
-from tui_proxy.settings import Settings  # noqa: E402
+from tui_proxy.core.bus import EventBus  # noqa: E402
+from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.http.server import ProxyServer  # noqa: E402
+from tui_proxy.config.settings import Settings  # noqa: E402
 
 
 def read_log(path: Path = SESSION_LOG) -> list[dict]:

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 from tui_proxy.console.app import ProxyConsole
-from tui_proxy.events import (
+from tui_proxy.core.events import (
     ApiRetry, Cancelled, FileOp, FlowFailed, FlowFinished, FlowStarted, Parked, RateLimitInfo,
     SessionInfo, StderrLine, TextDelta, ThinkingDelta, TimedOut, ToolCall, ToolResult,
 )
-from tui_proxy.flow import Flow, FlowState
-from tui_proxy.settings import Settings
+from tui_proxy.core.flow import Flow, FlowState
+from tui_proxy.config.settings import Settings
 
 T0 = 1_795_000_000.0  # 2026-11-18, any fixed instant
 URL = "http://127.0.0.1:3456"

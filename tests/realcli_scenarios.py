@@ -35,11 +35,11 @@ import anthropic  # noqa: E402
 from netns import leftover_processes, only_loopback  # noqa: E402
 from upstream_stub import MessagesStub, Text, ToolUse  # noqa: E402
 from sse_grammar import check_stream  # noqa: E402
-from tui_proxy.bus import EventBus  # noqa: E402
-from tui_proxy.engine import Engine  # noqa: E402
-from tui_proxy.events import SdkSpawned  # noqa: E402
-from tui_proxy.server import ProxyServer  # noqa: E402
-from tui_proxy.settings import Settings  # noqa: E402
+from tui_proxy.core.bus import EventBus  # noqa: E402
+from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.core.events import SdkSpawned  # noqa: E402
+from tui_proxy.http.server import ProxyServer  # noqa: E402
+from tui_proxy.config.settings import Settings  # noqa: E402
 
 MODEL = "claude-sonnet-5-5"
 

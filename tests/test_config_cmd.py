@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tui_proxy.cli import main
-from tui_proxy.settings import FIELDS, Settings, SettingsError, load_settings
+from tui_proxy.config.settings import FIELDS, Settings, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from tui_proxy.console.app import ProxyConsole
 from tui_proxy.console.widgets.event_panel import EventPanel
 from tui_proxy.console.widgets.flows_table import FlowsTable
 from tui_proxy.console.widgets.stream_panel import StreamPanel
-from tui_proxy.flow import FlowState
+from tui_proxy.core.flow import FlowState
 
 MODEL = "claude-sonnet-5-5"
 

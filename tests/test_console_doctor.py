@@ -7,7 +7,7 @@ import pytest
 
 from conftest import make_settings
 from tui_proxy.console.app import ProxyConsole
-from tui_proxy.settings import FIELDS
+from tui_proxy.config.settings import FIELDS
 
 
 @pytest.fixture(autouse=True)

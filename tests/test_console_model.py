@@ -1,7 +1,7 @@
 """The console's model: events in, lines and panel entries out (no screen needed)."""
 
 from tui_proxy.console.model import LINE_CAP, THINKING, ConsoleModel
-from tui_proxy.events import FileOp, FlowFinished, TextDelta, ThinkingDelta
+from tui_proxy.core.events import FileOp, FlowFinished, TextDelta, ThinkingDelta
 
 
 def test_text_becomes_whole_lines_and_nothing_is_lost():

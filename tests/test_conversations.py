@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import read_log
-from tui_proxy.conversations import history_hash, message_hash
+from tui_proxy.core.conversations import history_hash, message_hash
 
 MODEL = "claude-sonnet-5-5"
 

@@ -14,7 +14,7 @@ CORE_MODULES = sorted(
 
 
 def test_core_module_list_is_not_empty():
-    assert "tui_proxy.engine" in CORE_MODULES and "tui_proxy.server" in CORE_MODULES
+    assert "tui_proxy.core.engine" in CORE_MODULES and "tui_proxy.http.server" in CORE_MODULES
 
 
 def test_importing_the_core_does_not_import_textual():

@@ -182,7 +182,7 @@ def _request_handler():
         from aiohttp.web_protocol import RequestHandler
     except ImportError as exc:
         pytest.fail(broke(AIOHTTP, f"aiohttp.web_protocol.RequestHandler cannot be imported "
-                          f"({exc})", "protocol_errors.py"))
+                          f"({exc})", "http/protocol_errors.py"))
     return RequestHandler
 
 
@@ -191,14 +191,14 @@ def test_aiohttp_handle_error_signature():
     params = list(inspect.signature(handler.handle_error).parameters)
     assert params[:5] == ["self", "request", "status", "exc", "message"], \
         broke(AIOHTTP, f"RequestHandler.handle_error{tuple(params)} is no longer "
-              "(self, request, status, exc, message)", "protocol_errors.py")
+              "(self, request, status, exc, message)", "http/protocol_errors.py")
 
 
 async def test_aiohttp_server_is_the_protocol_factory_with_loop_and_kwargs():
     from aiohttp import web
 
     handler_cls = _request_handler()
-    where = "protocol_errors.py"
+    where = "http/protocol_errors.py"
 
     async def app(request):  # pragma: no cover - never called
         return web.Response()
@@ -221,9 +221,9 @@ async def test_aiohttp_server_is_the_protocol_factory_with_loop_and_kwargs():
 async def test_aiohttp_runner_server_swap_shapes_protocol_errors_end_to_end():
     from aiohttp import web
 
-    from tui_proxy.protocol_errors import shape_protocol_errors
+    from tui_proxy.http.protocol_errors import shape_protocol_errors
 
-    where = "protocol_errors.py"
+    where = "http/protocol_errors.py"
     runner = web.AppRunner(web.Application())
     await runner.setup()
     try:

@@ -8,7 +8,7 @@ import pytest
 
 from tui_proxy.cli import build_parser
 from tui_proxy.sdk.options import effective_mode
-from tui_proxy.settings import MODES, Settings
+from tui_proxy.config.settings import MODES, Settings
 from tui_proxy.wire.request import parse_messages_request
 
 ROOT = Path(__file__).parent.parent

@@ -11,9 +11,9 @@ import pytest
 
 from conftest import FAKE_CLAUDE
 from tui_proxy.cli import main
-from tui_proxy.doctor import (FAIL, PASS, WARN, Check, check_cwd, check_env, check_exposure,
+from tui_proxy.host.doctor import (FAIL, PASS, WARN, Check, check_cwd, check_env, check_exposure,
                               check_permissions, check_port, cli_kind, run_checks, worst)
-from tui_proxy.settings import FIELDS, Settings
+from tui_proxy.config.settings import FIELDS, Settings
 
 
 def _script(path: Path, text: str) -> Path:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tui_proxy.pool import pool_key
-from tui_proxy.settings import Settings, SettingsError, load_settings
+from tui_proxy.core.pool import pool_key
+from tui_proxy.config.settings import Settings, SettingsError, load_settings
 from tui_proxy.wire import fields as F
 from tui_proxy.wire.errors import ProxyError
 from tui_proxy.wire.request import parse_messages_request

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import make_settings
-from tui_proxy.engine import Engine
-from tui_proxy.server import ProxyServer
+from tui_proxy.core.engine import Engine
+from tui_proxy.http.server import ProxyServer
 
 VALID = {"model": "claude-sonnet-5-5", "max_tokens": 5,
          "messages": [{"role": "user", "content": "hi"}]}

@@ -11,8 +11,8 @@ import anthropic
 import pytest
 
 from conftest import eventually
-from tui_proxy.journal_query import load_journal
-from tui_proxy.replay import replay, replayable_body
+from tui_proxy.journal.reader import load_journal
+from tui_proxy.commands.replay import replay, replayable_body
 
 MODEL = "claude-sonnet-5-5"
 SECRET = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789"

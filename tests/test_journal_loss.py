@@ -11,8 +11,8 @@ import anthropic
 
 from conftest import eventually
 from tui_proxy.console.widgets.status_bar import StatusFacts, render_status
-from tui_proxy.journal import loss_of, loss_text
-from tui_proxy.journal_query import load_journal
+from tui_proxy.journal.writer import loss_of, loss_text
+from tui_proxy.journal.reader import load_journal
 
 MODEL = "claude-sonnet-5-5"
 

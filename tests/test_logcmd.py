@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tui_proxy.cli import main
-from tui_proxy.journal_query import (find_flow, journal_files, load_journal, parse_since,
+from tui_proxy.journal.reader import (find_flow, journal_files, load_journal, parse_since,
                                      percentile, select, totals)
-from tui_proxy.settings import FIELDS
+from tui_proxy.config.settings import FIELDS
 
 RUN_A, RUN_B = "a1b2c3d4e5f6", "ffee00112233"
 NOW = time.time()

@@ -92,7 +92,7 @@ async def test_over_max_parked_the_oldest_is_released_and_still_answered(start_p
 
 
 def test_max_parked_is_a_setting(tmp_path):
-    from tui_proxy.settings import Settings, load_settings
+    from tui_proxy.config.settings import Settings, load_settings
     assert Settings().max_parked == 8
     missing = tmp_path / "none.toml"
     missing.write_text("")

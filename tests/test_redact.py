@@ -3,9 +3,9 @@
 import asyncio
 import logging
 
-from tui_proxy import logbridge
-from tui_proxy.bus import EventBus
-from tui_proxy.redact import REDACTED, redact
+from tui_proxy.core import logbridge
+from tui_proxy.core.bus import EventBus
+from tui_proxy.core.redact import REDACTED, redact
 
 KEY = "sk-ant-oat01-abcdefghijklmnopqrstuvwxyz"
 

@@ -12,7 +12,7 @@ import anthropic
 import pytest
 
 from conftest import read_log
-from tui_proxy.bus import EventBus
+from tui_proxy.core.bus import EventBus
 from tui_proxy.headless import print_events
 import asyncio
 
@@ -58,7 +58,7 @@ async def test_secrets_in_model_user_agent_tool_names_and_errors_stay_out_of_the
 
 
 async def test_the_cli_never_sees_the_proxys_settings_variables(start_proxy, monkeypatch):
-    from tui_proxy.login import cli_environment
+    from tui_proxy.commands.login import cli_environment
     monkeypatch.setenv("CLAUDE_PROXY_API_KEY", PROXY_KEY)
     monkeypatch.setenv("CLAUDE_PROXY_JOURNAL_MAX_MB", "64")
     monkeypatch.setenv("CLAUDE_PROXY_CLI_ENV_CLAUDE_CODE_MAX_OUTPUT_TOKENS", "777")
@@ -81,7 +81,7 @@ def _mode(path: Path) -> int:
 
 
 def test_seeded_transcripts_and_the_config_file_are_private(tmp_path):
-    from tui_proxy.config_file import write_config
+    from tui_proxy.config.settings_file import write_config
     from tui_proxy.sdk.seed import write_seed
     old = os.umask(0o022)
     try:

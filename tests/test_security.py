@@ -11,11 +11,11 @@ import anthropic
 import pytest
 
 from conftest import FAKE_CLAUDE, make_settings
-from tui_proxy.engine import Engine
-from tui_proxy.security import (LOOP_VALUES, MAX_VALUES, BindRefused, load_body,
+from tui_proxy.core.engine import Engine
+from tui_proxy.http.security import (LOOP_VALUES, MAX_VALUES, BindRefused, load_body,
                                 nesting_depth)
 from tui_proxy.wire.errors import ProxyError
-from tui_proxy.server import ProxyServer
+from tui_proxy.http.server import ProxyServer
 
 MODEL = "claude-sonnet-5-5"
 BODY = {"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tui_proxy import service
+from tui_proxy.commands import service
 from tui_proxy.cli import main
-from tui_proxy.settings import FIELDS, load_settings
+from tui_proxy.config.settings import FIELDS, load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 import pytest
 
-from tui_proxy.settings import SettingsError, changed_keys, load_settings
+from tui_proxy.config.settings import SettingsError, changed_keys, load_settings
 
 
 def test_defaults(tmp_path, monkeypatch):

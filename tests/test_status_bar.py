@@ -3,7 +3,7 @@
 import pytest
 
 from tui_proxy.console.widgets.status_bar import StatusFacts, render_status
-from tui_proxy.settings import MODES
+from tui_proxy.config.settings import MODES
 
 
 def facts(mode: str, permission_mode: str = "bypassPermissions") -> StatusFacts:

@@ -9,7 +9,7 @@ import aiohttp
 
 from sse_grammar import check_stream
 from tui_proxy.headless import format_line
-from tui_proxy.events import TextDelta
+from tui_proxy.core.events import TextDelta
 from tui_proxy.wire import sse
 from tui_proxy.wire.jsonsafe import dumps, printable
 

@@ -15,7 +15,7 @@ from anthropic import beta_tool
 
 from conftest import read_log, wait_no_fake_alive
 from sse_grammar import check_stream
-from tui_proxy.threads import ThreadError, ThreadMap
+from tui_proxy.http.threads import ThreadError, ThreadMap
 
 MODEL = "claude-sonnet-5-5"
 BETA = {"anthropic-beta": "message-threads-2026-08-12"}

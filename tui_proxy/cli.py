@@ -9,8 +9,8 @@ import asyncio
 import sys
 from typing import Callable
 
-from . import __version__
-from .settings import MODES, PERMISSION_MODES, SettingsError, load_settings
+from tui_proxy import __version__
+from tui_proxy.config.settings import MODES, PERMISSION_MODES, SettingsError, load_settings
 
 SETTING_FLAGS = ("host", "port", "cwd", "cli_path", "mode", "permission_mode", "debug")
 SUBCOMMAND_HELP = {
@@ -87,13 +87,13 @@ def run_proxy(args: argparse.Namespace) -> int:
         print(f"claude-proxy-tui: {exc}", file=sys.stderr)
         return 2
     if args.headless:
-        from .headless import run_headless
+        from tui_proxy.headless import run_headless
 
         try:
             return asyncio.run(run_headless(settings))
         except KeyboardInterrupt:
             return 130
-    from .console.app import run_console
+    from tui_proxy.console.app import run_console
 
     return run_console(settings, config_file=args.config, flags=flags)
 
@@ -106,8 +106,8 @@ def _subparser(name: str, **kwargs) -> argparse.ArgumentParser:
 
 
 def cmd_init_config(argv: list[str]) -> int:
-    from .config_file import ConfigExists, render_config, write_config
-    from .settings import default_config_path
+    from tui_proxy.config.settings_file import ConfigExists, render_config, write_config
+    from tui_proxy.config.settings import default_config_path
 
     parser = _subparser("init-config")
     parser.add_argument("--config", help=f"file to write (default {default_config_path()})")
@@ -134,8 +134,8 @@ def cmd_init_config(argv: list[str]) -> int:
 def cmd_config(argv: list[str]) -> int:
     from pathlib import Path
 
-    from .config_file import print_effective
-    from .settings import default_config_path
+    from tui_proxy.config.settings_file import print_effective
+    from tui_proxy.config.settings import default_config_path
 
     parser = _subparser("config")
     _add_setting_flags(parser)
@@ -150,7 +150,7 @@ def cmd_config(argv: list[str]) -> int:
 
 
 def cmd_doctor(argv: list[str]) -> int:
-    from .doctor import main as doctor_main
+    from tui_proxy.host.doctor import main as doctor_main
 
     parser = _subparser("doctor")
     _add_setting_flags(parser)
@@ -162,7 +162,7 @@ def cmd_doctor(argv: list[str]) -> int:
 
 
 def cmd_install_service(argv: list[str]) -> int:
-    from .service import main as service_main
+    from tui_proxy.commands.service import main as service_main
 
     parser = _subparser("install-service")
     _add_setting_flags(parser)
@@ -178,7 +178,7 @@ def cmd_install_service(argv: list[str]) -> int:
 
 
 def cmd_log(argv: list[str]) -> int:
-    from .logcmd import main as log_main
+    from tui_proxy.commands.logcmd import main as log_main
 
     parser = _subparser("log")
     parser.add_argument("--config", help="settings file (TOML), for journal_dir")
@@ -199,7 +199,7 @@ def cmd_log(argv: list[str]) -> int:
 
 
 def cmd_replay(argv: list[str]) -> int:
-    from .replay import main as replay_main
+    from tui_proxy.commands.replay import main as replay_main
 
     parser = _subparser("replay")
     parser.add_argument("flow", metavar="FLOW_ID", help="flow id (or RUN:ID) from `log`")
@@ -214,7 +214,7 @@ def cmd_replay(argv: list[str]) -> int:
 
 def _auth_command(action: str) -> Callable[[list[str]], int]:
     def command(argv: list[str]) -> int:
-        from .login import auth_main
+        from tui_proxy.commands.login import auth_main
 
         parser = _subparser(action)
         parser.add_argument("--config", help="settings file (TOML), for cli_path")
@@ -227,7 +227,7 @@ def _auth_command(action: str) -> Callable[[list[str]], int]:
 
 def cmd_claude(argv: list[str]) -> int:
     """Everything after ``claude`` goes to the CLI untouched (settings from env and file)."""
-    from .login import proxy_cli, run_cli
+    from tui_proxy.commands.login import proxy_cli, run_cli
 
     try:
         settings = load_settings(flags={})

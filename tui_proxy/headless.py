@@ -9,18 +9,18 @@ import time
 from contextlib import suppress
 from typing import TextIO
 
-from . import logbridge
-from .bus import EventBus
-from .engine import Engine
-from .events import (
+from tui_proxy.core import logbridge
+from tui_proxy.core.bus import EventBus
+from tui_proxy.core.engine import Engine
+from tui_proxy.core.events import (
     ApiRetry, Cancelled, Event, FileOp, FlowFailed, FlowFinished, FlowQueued, FlowStarted, Note,
     ProxyLog, RateLimitInfo, SdkSpawned, SessionInfo, SettingsApplied, StderrLine, TextDelta,
     ThinkingDelta, TimedOut, ToolCall, ToolResult,
 )
-from .server import ProxyServer
-from .settings import Settings
-from .redact import redact_text, remember_environment, remember_secret
-from .wire.jsonsafe import printable
+from tui_proxy.http.server import ProxyServer
+from tui_proxy.config.settings import Settings
+from tui_proxy.core.redact import redact_text, remember_environment, remember_secret
+from tui_proxy.wire.jsonsafe import printable
 
 
 def _clock(ts: float) -> str:

@@ -37,10 +37,10 @@ for path in (str(TESTS), str(ROOT)):
 from aiohttp import ClientSession, ClientTimeout, web  # noqa: E402
 
 from netns import leftover_processes, only_loopback  # noqa: E402,F401 (scenarios use them)
-from tui_proxy.bus import EventBus  # noqa: E402
-from tui_proxy.engine import Engine  # noqa: E402
-from tui_proxy.server import ProxyServer  # noqa: E402
-from tui_proxy.settings import Settings  # noqa: E402
+from tui_proxy.core.bus import EventBus  # noqa: E402
+from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.http.server import ProxyServer  # noqa: E402
+from tui_proxy.config.settings import Settings  # noqa: E402
 
 FAKE_CLAUDE = TESTS / "fake_cli" / "fake_claude"
 NODE_MODULES = HERE / "node_modules"

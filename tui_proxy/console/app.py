@@ -20,25 +20,25 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
-from .. import logbridge
-from ..bus import EventBus
-from ..engine import Engine
-from ..events import FlowFailed, SettingsApplied
-from ..login import PROXY_LOGIN
-from ..server import ProxyServer
-from ..settings import Settings, SettingsError, load_settings
-from .commands import ConsoleCommands
-from .model import ConsoleModel
-from .screens.confirm import Confirm
-from .screens.detail import FlowDetail
-from .screens.help import HelpScreen
-from .widgets.checks_panel import ChecksPanel
-from .widgets.event_panel import EventPanel, local_clock
-from .widgets.flows_table import FlowsTable
-from .widgets.sessions_panel import SessionsPanel
-from ..journal import loss_of, loss_text
-from .widgets.status_bar import StatusBar, StatusFacts
-from .widgets.stream_panel import StreamPanel
+from tui_proxy.core import logbridge
+from tui_proxy.core.bus import EventBus
+from tui_proxy.core.engine import Engine
+from tui_proxy.core.events import FlowFailed, SettingsApplied
+from tui_proxy.commands.login import PROXY_LOGIN
+from tui_proxy.http.server import ProxyServer
+from tui_proxy.config.settings import Settings, SettingsError, load_settings
+from tui_proxy.console.commands import ConsoleCommands
+from tui_proxy.console.model import ConsoleModel
+from tui_proxy.console.screens.confirm import Confirm
+from tui_proxy.console.screens.detail import FlowDetail
+from tui_proxy.console.screens.help import HelpScreen
+from tui_proxy.console.widgets.checks_panel import ChecksPanel
+from tui_proxy.console.widgets.event_panel import EventPanel, local_clock
+from tui_proxy.console.widgets.flows_table import FlowsTable
+from tui_proxy.console.widgets.sessions_panel import SessionsPanel
+from tui_proxy.journal.writer import loss_of, loss_text
+from tui_proxy.console.widgets.status_bar import StatusBar, StatusFacts
+from tui_proxy.console.widgets.stream_panel import StreamPanel
 
 PANELS = ("stream", "files", "tools", "aborts", "stderr", "sessions", "log", "doctor")
 PANEL_TITLES = {"stream": "Stream", "files": "Files", "tools": "Tools", "aborts": "Aborts",
@@ -259,7 +259,7 @@ class ProxyConsole(App[int]):
 
     @work(exclusive=True, group="doctor", exit_on_error=False)
     async def doctor(self) -> None:
-        from ..doctor import PASS, Check, check_settings, run_checks
+        from tui_proxy.host.doctor import PASS, Check, check_settings, run_checks
 
         settings = self.engine.settings
         given = {name: value for name, value in self.flags.items() if value is not None}
@@ -294,7 +294,7 @@ class ProxyConsole(App[int]):
     @work(exclusive=True, group="login", exit_on_error=False)
     async def recheck_login(self) -> None:
         """Ask the CLI the proxy drives, with the environment it gets, whether it is logged in."""
-        from ..doctor import check_login
+        from tui_proxy.host.doctor import check_login
 
         try:
             self._show_login(await check_login(self.engine.cli, os.environ, timeout=10))
@@ -303,7 +303,7 @@ class ProxyConsole(App[int]):
 
     async def action_login(self) -> None:
         """The CLI's own login, in this terminal, while the proxy keeps serving."""
-        from ..login import auth_commands, cli_environment
+        from tui_proxy.commands.login import auth_commands, cli_environment
 
         path = self.engine.cli.path
         commands = await auth_commands(path) if path and not self.engine.cli.error else None

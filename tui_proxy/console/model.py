@@ -12,13 +12,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..events import (
+from tui_proxy.core.events import (
     ApiRetry, Cancelled, Event, FileOp, FlowFailed, FlowFinished, FlowQueued, FlowStarted,
     Note, Parked, ProxyLog, RateLimitInfo, Resumed, SessionInfo, SettingsApplied, StderrLine,
     TextDelta, ThinkingDelta, TimedOut, ToolCall, ToolResult,
 )
-from ..login import LOGIN_ADVICE
-from ..wire.jsonsafe import printable
+from tui_proxy.commands.login import LOGIN_ADVICE
+from tui_proxy.wire.jsonsafe import printable
 
 TEXT, THINKING = "text", "thinking"
 LINE_CAP = 160          # a streamed line is cut here so lines stay cheap to draw

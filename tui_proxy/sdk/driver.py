@@ -20,27 +20,27 @@ from claude_agent_sdk import (
     ToolResultBlock, ToolUseBlock, UserMessage,
 )
 
-from ..events import (
+from tui_proxy.core.events import (
     ApiRetry, Event, Note, RateLimitInfo, Resumed, SdkSpawned, SessionInfo, StderrLine,
     TextDelta, ThinkingDelta, TimedOut, ToolCall, ToolResult,
 )
-from ..flow import Flow, FlowState
-from ..settings import Settings
-from ..wire.errors import ClientGone, ProxyError, timed_out
-from ..wire.history import blocks_of, build_prompt
-from ..wire.request import MessagesRequest
-from ..wire.stops import StopRules
-from ..wire.stream import MessageAccumulator, StreamTranslator
-from .client_tools import PREFIX, ToolBridge, client_name, offered_tools
-from .failures import FailureFacts, classify_api_error, classify_exception
-from .live_run import LiveRun, StartupTimeout
-from .observe import ToolObserver, summarize
-from .options import build_options
-from .seed import plan_seed, write_seed
-from .workdir import run_cwd
+from tui_proxy.core.flow import Flow, FlowState
+from tui_proxy.config.settings import Settings
+from tui_proxy.wire.errors import ClientGone, ProxyError, timed_out
+from tui_proxy.wire.history import blocks_of, build_prompt
+from tui_proxy.wire.request import MessagesRequest
+from tui_proxy.wire.stops import StopRules
+from tui_proxy.wire.stream import MessageAccumulator, StreamTranslator
+from tui_proxy.sdk.client_tools import PREFIX, ToolBridge, client_name, offered_tools
+from tui_proxy.sdk.failures import FailureFacts, classify_api_error, classify_exception
+from tui_proxy.sdk.live_run import LiveRun, StartupTimeout
+from tui_proxy.sdk.observe import ToolObserver, summarize
+from tui_proxy.sdk.options import build_options
+from tui_proxy.sdk.seed import plan_seed, write_seed
+from tui_proxy.sdk.workdir import run_cwd
 
 if TYPE_CHECKING:
-    from ..pool import WarmPool
+    from tui_proxy.core.pool import WarmPool
 
 DONE, PARKED = "done", "parked"
 CUT = "cut"  # _handle: a proxy-side stop rule ended the response (see _cut)
@@ -311,7 +311,7 @@ class FlowDriver:
         return model_facing.startswith(PREFIX) and client_name(model_facing) in self.offered
 
     def _model(self) -> str:
-        from ..wire.models import resolve_model
+        from tui_proxy.wire.models import resolve_model
         return resolve_model(self.request.model, self.settings.model_aliases)
 
     def _new_live(self, resume: str | None) -> LiveRun:

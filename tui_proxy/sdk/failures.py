@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 
 from claude_agent_sdk import CLIConnectionError, CLINotFoundError, ProcessError
 
-from ..login import LOGIN_ADVICE
-from ..wire.errors import ProxyError
+from tui_proxy.commands.login import LOGIN_ADVICE
+from tui_proxy.wire.errors import ProxyError
 
 # Honoured by the official SDKs: a refusal that retrying cannot fix.
 NO_RETRY = {"x-should-retry": "false"}

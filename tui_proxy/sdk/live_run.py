@@ -15,11 +15,11 @@ from typing import Any, AsyncIterator
 
 from claude_agent_sdk import ClaudeSDKClient, ResultMessage
 
-from .client_tools import ToolBridge
-from .failures import FailureFacts
-from .observe import ToolObserver
-from .options import BuiltOptions
-from .transport import FastCloseTransport
+from tui_proxy.sdk.client_tools import ToolBridge
+from tui_proxy.sdk.failures import FailureFacts
+from tui_proxy.sdk.observe import ToolObserver
+from tui_proxy.sdk.options import BuiltOptions
+from tui_proxy.sdk.transport import FastCloseTransport
 
 CLOSE_BUDGET_S = 3.0
 

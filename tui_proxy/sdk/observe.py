@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from claude_agent_sdk import HookMatcher
 
-from ..events import Event, FileOp, ToolCall, ToolResult
+from tui_proxy.core.events import Event, FileOp, ToolCall, ToolResult
 
 FILE_TOOLS = {"Write": "file_path", "Edit": "file_path", "MultiEdit": "file_path",
               "Read": "file_path", "NotebookEdit": "notebook_path"}

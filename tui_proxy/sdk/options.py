@@ -10,12 +10,12 @@ from typing import Any, Callable
 from claude_agent_sdk import ClaudeAgentOptions, HookMatcher
 from claude_agent_sdk.types import McpSdkServerConfig
 
-from ..settings import Settings
-from ..wire.models import resolve_model
-from ..wire.request import THINKING_DISPLAYS, MessagesRequest
-from ..wire.jsonsafe import printable
-from .child import explicit_env
-from .workdir import run_cwd
+from tui_proxy.config.settings import Settings
+from tui_proxy.wire.models import resolve_model
+from tui_proxy.wire.request import THINKING_DISPLAYS, MessagesRequest
+from tui_proxy.wire.jsonsafe import printable
+from tui_proxy.sdk.child import explicit_env
+from tui_proxy.sdk.workdir import run_cwd
 
 # A single CLI argument over 128 KiB makes exec fail (E2BIG); stay well below it.
 SYSTEM_PROMPT_FILE_THRESHOLD = 64 * 1024

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..wire import jsonsafe
-from ..wire.history import _Builder, blocks_of
+from tui_proxy.wire import jsonsafe
+from tui_proxy.wire.history import _Builder, blocks_of
 
 # The CLI reads the resume prompt from its environment; one variable may hold 128 KiB.
 RESUME_PROMPT_LIMIT = 96 * 1024

@@ -13,7 +13,7 @@ from contextlib import suppress
 
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
-from .child import command_prefix
+from tui_proxy.sdk.child import command_prefix
 
 KILL_GRACE_S = 0.25
 

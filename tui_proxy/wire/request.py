@@ -8,8 +8,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from . import fields as F
-from .errors import invalid_request
+from tui_proxy.wire import fields as F
+from tui_proxy.wire.errors import invalid_request
 
 BLOCK_TYPES = frozenset({
     "text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking",

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .tokens import CHARS_PER_TOKEN
+from tui_proxy.wire.tokens import CHARS_PER_TOKEN
 
 
 @dataclass(frozen=True)

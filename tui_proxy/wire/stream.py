@@ -14,7 +14,7 @@ import json
 import uuid
 from typing import Any, Callable
 
-from .stops import Cut, StopRules
+from tui_proxy.wire.stops import Cut, StopRules
 
 ClientEvent = dict[str, Any]
 _DELTA_KEYS = {"text_delta": "text", "thinking_delta": "thinking",

@@ -16,9 +16,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from ...events import Event, TextDelta, ThinkingDelta
-from ...flow import Flow
-from ..model import THINKING, StreamLine
+from tui_proxy.core.events import Event, TextDelta, ThinkingDelta
+from tui_proxy.core.flow import Flow
+from tui_proxy.console.model import THINKING, StreamLine
 
 TIMELINE_CAP = 400
 SKIP_FIELDS = {"flow_id", "ts"}

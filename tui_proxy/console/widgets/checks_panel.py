@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...doctor import FAIL, PASS, WARN, Check
+from tui_proxy.host.doctor import FAIL, PASS, WARN, Check
 
 STYLE = {PASS: "bold green", WARN: "bold yellow", FAIL: "bold red"}
 

@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 from rich.text import Text
 from textual.widgets import RichLog
 
-from ..model import PanelEntry
+from tui_proxy.console.model import PanelEntry
 
 LEVEL_STYLE = {"info": "", "ok": "green", "warning": "bold yellow", "error": "bold red",
                "dim": "dim"}

@@ -8,7 +8,7 @@ from typing import Callable, Iterable
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ...flow import Flow, FlowState
+from tui_proxy.core.flow import Flow, FlowState
 
 COLUMNS = (("id", "#", 5), ("client", "client", 16), ("model", "model", 18),
            ("state", "state", 10), ("elapsed", "elapsed", 8), ("ttft", "ttft", 6),

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 if TYPE_CHECKING:
-    from ...engine import Engine
+    from tui_proxy.core.engine import Engine
 
 STATE_STYLE = {"live": "bold green", "parked": "bold magenta", "idle": "", "evicted": "dim"}
 COLUMNS = (("conv", "conv", 5), ("session", "SDK session", 37), ("state", "state", 8),

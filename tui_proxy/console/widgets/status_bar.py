@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
-from ..model import RateState
+from tui_proxy.console.model import RateState
 
 
 @dataclass

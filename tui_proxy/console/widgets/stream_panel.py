@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import RichLog, Static
 
-from ..model import THINKING, StreamLine
+from tui_proxy.console.model import THINKING, StreamLine
 
 MAX_LINES = 3000
 

@@ -11,9 +11,9 @@ import asyncio
 import logging
 import threading
 
-from .bus import EventBus
-from .redact import redact_text
-from .events import ProxyLog
+from tui_proxy.core.bus import EventBus
+from tui_proxy.core.redact import redact_text
+from tui_proxy.core.events import ProxyLog
 
 
 class BusLogHandler(logging.Handler):

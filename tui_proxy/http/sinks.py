@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .wire import sse
-from .wire.errors import ClientGone, ProxyError
-from .wire.stream import MessageAccumulator, StreamTranslator
+from tui_proxy.wire import sse
+from tui_proxy.wire.errors import ClientGone, ProxyError
+from tui_proxy.wire.stream import MessageAccumulator, StreamTranslator
 
 SESSION_HEADER = "X-Claude-Session-ID"
 

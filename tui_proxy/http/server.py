@@ -14,23 +14,23 @@ from typing import Any
 
 from aiohttp import web
 
-from . import __version__
-from .engine import Engine, new_request_id
-from .events import Note
-from .journal import Journal
-from .metrics import Metrics
-from .protocol_errors import shape_protocol_errors
-from .security import check_bind, check_body, load_body, refusal
-from .sdk.cli_locate import probe_version
-from .sinks import SESSION_HEADER, JsonSink, SseSink
-from .threads import ThreadMap
-from .wire.errors import ProxyError, not_found
-from .wire.models import find_model, list_page
-from .wire.fields import IGNORED_HEADER, header_value
-from .wire.request import MessagesRequest, parse_messages_request
-from .wire.tokens import estimate_input_tokens
+from tui_proxy import __version__
+from tui_proxy.core.engine import Engine, new_request_id
+from tui_proxy.core.events import Note
+from tui_proxy.journal.writer import Journal
+from tui_proxy.http.metrics import Metrics
+from tui_proxy.http.protocol_errors import shape_protocol_errors
+from tui_proxy.http.security import check_bind, check_body, load_body, refusal
+from tui_proxy.sdk.cli_locate import probe_version
+from tui_proxy.http.sinks import SESSION_HEADER, JsonSink, SseSink
+from tui_proxy.http.threads import ThreadMap
+from tui_proxy.wire.errors import ProxyError, not_found
+from tui_proxy.wire.models import find_model, list_page
+from tui_proxy.wire.fields import IGNORED_HEADER, header_value
+from tui_proxy.wire.request import MessagesRequest, parse_messages_request
+from tui_proxy.wire.tokens import estimate_input_tokens
 
-log = logging.getLogger("tui_proxy.server")
+log = logging.getLogger("tui_proxy.http.server")
 ENGINE_KEY = web.AppKey("engine", Engine)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 REQUEST_ID = web.RequestKey("request_id", str)

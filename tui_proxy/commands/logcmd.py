@@ -10,9 +10,9 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from .journal_query import (Flow, find_flow, journal_dir, load_journal, parse_since, select,
+from tui_proxy.journal.reader import (Flow, find_flow, journal_dir, load_journal, parse_since, select,
                             totals)
-from .settings import SettingsError, load_settings
+from tui_proxy.config.settings import SettingsError, load_settings
 
 STATE_STYLE = {"done": "green", "error": "red", "cancelled": "yellow", "timed_out": "red",
                "lost": "magenta"}

@@ -24,9 +24,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .settings import Settings
-from .wire.errors import ProxyError
-from .wire.request import TooManyValues, parse_body
+from tui_proxy.config.settings import Settings
+from tui_proxy.wire.errors import ProxyError
+from tui_proxy.wire.request import TooManyValues, parse_body
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 WILDCARDS = {"0.0.0.0", "::", ""}

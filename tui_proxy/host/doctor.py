@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from .login import LOGIN_ADVICE, PROXY_LOGIN, cli_environment, ignored_credentials
-from .sdk.cli_locate import CliInfo, locate_cli, probe_version
-from .settings import Settings, SettingsError, default_config_path, load_settings
+from tui_proxy.commands.login import LOGIN_ADVICE, PROXY_LOGIN, cli_environment, ignored_credentials
+from tui_proxy.sdk.cli_locate import CliInfo, locate_cli, probe_version
+from tui_proxy.config.settings import Settings, SettingsError, default_config_path, load_settings
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 RANK = {PASS: 0, WARN: 1, FAIL: 2}

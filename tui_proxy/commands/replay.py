@@ -13,8 +13,8 @@ import json
 import sys
 from typing import Any, TextIO
 
-from .journal_query import Flow, find_flow, journal_dir, load_journal
-from .settings import Settings, SettingsError, load_settings
+from tui_proxy.journal.reader import Flow, find_flow, journal_dir, load_journal
+from tui_proxy.config.settings import Settings, SettingsError, load_settings
 
 
 class ReplayRefused(Exception):

@@ -18,17 +18,17 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from .wire.request import MessagesRequest
+from tui_proxy.wire.request import MessagesRequest
 
 if TYPE_CHECKING:
-    from .sdk.live_run import LiveRun
-    from .settings import Settings
+    from tui_proxy.sdk.live_run import LiveRun
+    from tui_proxy.config.settings import Settings
 
 
 def pool_key(settings: "Settings", request: MessagesRequest, mode: str,
              cli_path: str | None) -> str:
-    from .sdk.client_tools import offered_tools
-    from .sdk.workdir import run_cwd
+    from tui_proxy.sdk.client_tools import offered_tools
+    from tui_proxy.sdk.workdir import run_cwd
     cwd = run_cwd(settings.cwd, request.system_text, mode)
     spawn_time = [mode, request.system_text, offered_tools(request), request.thinking or {},
                   cwd, settings.permission_mode, cli_path,

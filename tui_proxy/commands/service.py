@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .settings import FIELD_BY_NAME, Settings
+from tui_proxy.config.settings import FIELD_BY_NAME, Settings
 
 NAME = "claude-proxy-tui"
 LABEL = "local.claude-proxy-tui"

@@ -11,7 +11,7 @@ import asyncio
 from collections import deque
 from typing import Callable
 
-from .events import Event
+from tui_proxy.core.events import Event
 
 
 class Subscription:

@@ -19,16 +19,16 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .events import Cancelled, Note
-from .flow import Flow, FlowState
-from .wire.errors import cancelled
-from .sdk.client_tools import offered_tools, tool_signature
-from .wire.history import blocks_of
-from .wire.request import MessagesRequest
+from tui_proxy.core.events import Cancelled, Note
+from tui_proxy.core.flow import Flow, FlowState
+from tui_proxy.wire.errors import cancelled
+from tui_proxy.sdk.client_tools import offered_tools, tool_signature
+from tui_proxy.wire.history import blocks_of
+from tui_proxy.wire.request import MessagesRequest
 
 if TYPE_CHECKING:
-    from .engine import Engine
-    from .sdk.live_run import LiveRun
+    from tui_proxy.core.engine import Engine
+    from tui_proxy.sdk.live_run import LiveRun
 
 
 @dataclass(eq=False)

@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .events import Event, FlowFinished, Note, TextDelta, ThinkingDelta
-from .wire import jsonsafe
-from .redact import redact, remember_environment, remember_secret
+from tui_proxy.core.events import Event, FlowFinished, Note, TextDelta, ThinkingDelta
+from tui_proxy.wire import jsonsafe
+from tui_proxy.core.redact import redact, remember_environment, remember_secret
 
 if TYPE_CHECKING:
-    from .engine import Engine
-    from .flow import Flow
+    from tui_proxy.core.engine import Engine
+    from tui_proxy.core.flow import Flow
 
 BODY_CAP = 1024 * 1024       # bodies above this are journalled as truncated (no replay)
 EVENTS_CAP = 500             # timeline entries per end record
@@ -280,7 +280,7 @@ class Journal:
         path = self._path_for(time.time())
         if path != self._file_path or self._file is None:
             self._close()
-            from .sdk.seed import private_dirs
+            from tui_proxy.sdk.seed import private_dirs
             private_dirs(self.dir)  # folders it creates are 0700
             # Request bodies are private: 0600. Unbuffered: a write is one syscall we can undo.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

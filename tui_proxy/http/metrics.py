@@ -13,10 +13,10 @@ import bisect
 from collections import Counter
 from typing import TYPE_CHECKING, Callable
 
-from .events import Event, FlowFailed, FlowFinished, RateLimitInfo
+from tui_proxy.core.events import Event, FlowFailed, FlowFinished, RateLimitInfo
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from tui_proxy.core.engine import Engine
 
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
@@ -78,7 +78,7 @@ class Metrics:
 
     def journal_dropped(self) -> int:
         """Journal records never written (an unwritable journal's backlog over its bounds)."""
-        from .journal import loss_of
+        from tui_proxy.journal.writer import loss_of
         return loss_of(self.engine).dropped
 
     def dropped(self) -> dict[str, int]:
@@ -121,7 +121,7 @@ class Metrics:
         family("claude_proxy_journal_write_errors_total", "counter",
                "Journal lines that could not be written.",
                [f"claude_proxy_journal_write_errors_total {self.journal_errors()}"])
-        from .journal import loss_of
+        from tui_proxy.journal.writer import loss_of
         loss = loss_of(engine)
         family("claude_proxy_journal_dropped_records_total", "counter",
                "Journal records dropped unwritten (the journal could not be written and its "

@@ -33,11 +33,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .wire.errors import ProxyError, invalid_request
-from .wire.request import parse_messages_request
-from .wire.stream import MessageAccumulator
+from tui_proxy.wire.errors import ProxyError, invalid_request
+from tui_proxy.wire.request import parse_messages_request
+from tui_proxy.wire.stream import MessageAccumulator
 
-log = logging.getLogger("tui_proxy.threads")
+log = logging.getLogger("tui_proxy.http.threads")
 
 THREADS_BETA = "message-threads-2026-08-12"
 # Fields a turn does not hand on: the history is rebuilt, and each request says if it streams.

@@ -13,23 +13,23 @@ import uuid
 from collections import deque
 from typing import Any, Callable
 
-from .bus import EventBus
-from .conversations import ConversationMap
-from .events import (
+from tui_proxy.core.bus import EventBus
+from tui_proxy.core.conversations import ConversationMap
+from tui_proxy.core.events import (
     Cancelled, Event, FlowFailed, FlowFinished, FlowQueued, FlowStarted, Note, Parked,
     SettingsApplied,
 )
-from .flow import Flow, FlowState, FlowStore
-from .parking import ParkedRuns
-from .pool import WarmPool, pool_key
-from .sdk.cli_locate import CliInfo, locate_cli
-from .sdk.driver import PARKED, FlowDriver, Sink, new_live_run, tool_results_of
-from .sdk.options import effective_mode
-from .settings import Settings, changed_keys
-from .wire.errors import ClientGone, ProxyError, cancelled
-from .wire.request import MessagesRequest
+from tui_proxy.core.flow import Flow, FlowState, FlowStore
+from tui_proxy.core.parking import ParkedRuns
+from tui_proxy.core.pool import WarmPool, pool_key
+from tui_proxy.sdk.cli_locate import CliInfo, locate_cli
+from tui_proxy.sdk.driver import PARKED, FlowDriver, Sink, new_live_run, tool_results_of
+from tui_proxy.sdk.options import effective_mode
+from tui_proxy.config.settings import Settings, changed_keys
+from tui_proxy.wire.errors import ClientGone, ProxyError, cancelled
+from tui_proxy.wire.request import MessagesRequest
 
-log = logging.getLogger("tui_proxy.engine")
+log = logging.getLogger("tui_proxy.core.engine")
 
 class SlotLimiter:
     """At most ``limit`` concurrent runs, FIFO queue of at most ``queue_cap`` waiters."""

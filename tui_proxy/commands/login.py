@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import Mapping
 
-from .sdk.child import dropped_vars, explicit_env
+from tui_proxy.sdk.child import dropped_vars, explicit_env
 
 PROXY_LOGIN = "claude-proxy-tui login"
 LOGIN_ADVICE = f"run `{PROXY_LOGIN}` (as the user who runs the proxy)"
@@ -90,7 +90,7 @@ async def auth_commands(cli_path: str, env: Mapping[str, str] | None = None,
 
 def proxy_cli(settings) -> tuple[str | None, str | None]:
     """(path, error) of the CLI the proxy with these settings drives."""
-    from .sdk.cli_locate import locate_cli
+    from tui_proxy.sdk.cli_locate import locate_cli
 
     info = locate_cli(settings.cli_path, settings.sources.get("cli_path", "setting"))
     return info.path, info.error
@@ -111,8 +111,8 @@ def run_cli(cli_path: str, args: list[str]) -> int:
 
 def print_login_state(settings, timeout: float = 10.0) -> int:
     """doctor's login check for these settings; exit 0 logged in, 1 unsure, 2 not."""
-    from .doctor import FAIL, WARN, check_login, print_checks
-    from .sdk.cli_locate import locate_cli, probe_version
+    from tui_proxy.host.doctor import FAIL, WARN, check_login, print_checks
+    from tui_proxy.sdk.cli_locate import locate_cli, probe_version
 
     async def check():
         info = await probe_version(locate_cli(settings.cli_path,

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .settings import FIELDS, Settings, default_config_path
+from tui_proxy.config.settings import FIELDS, Settings, default_config_path
 
 SECRET_KEYS = frozenset({"api_key"})
 _DEFAULT_NOTES = {
@@ -97,7 +97,7 @@ def write_config(path: str | os.PathLike[str] | None = None, force: bool = False
     target = Path(path).expanduser() if path else default_config_path()
     if target.exists() and not force:
         raise ConfigExists(str(target))
-    from .sdk.seed import private_dirs
+    from tui_proxy.sdk.seed import private_dirs
     private_dirs(target.parent)  # folders it creates are 0700, the file 0600: it holds the key
     tmp = target.with_name(target.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

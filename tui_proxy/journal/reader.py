@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .settings import Settings
+from tui_proxy.config.settings import Settings
 
 FILE_RE = re.compile(r"^journal-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl$")
 RELATIVE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)

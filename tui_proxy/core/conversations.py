@@ -19,8 +19,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .sdk.seed import project_dir
-from .wire.history import blocks_of, split_new_turns
+from tui_proxy.sdk.seed import project_dir
+from tui_proxy.wire.history import blocks_of, split_new_turns
 
 
 def _digest(data: Any) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from .events import Event, TextDelta, ThinkingDelta
+from tui_proxy.core.events import Event, TextDelta, ThinkingDelta
 
 
 class FlowState(str, Enum):

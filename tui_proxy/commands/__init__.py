@@ -1,0 +1,1 @@
+"""The subcommands: service, login, log, replay."""

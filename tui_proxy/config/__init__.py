@@ -1,0 +1,1 @@
+"""Settings: declared once, read from file, env and flags; where things live."""

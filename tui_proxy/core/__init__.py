@@ -1,0 +1,1 @@
+"""The engine: flows, events, the bus, limits, conversations, warm and parked runs."""

@@ -1,0 +1,1 @@
+"""The request journal: its writer and its reader."""
