@@ -4,7 +4,8 @@ Each kind of body is built at the size limit (``max_body_bytes``, 32 MiB by defa
 posted to ``/v1/messages`` from a client thread (its own connection, off the proxy's loop);
 meanwhile a task on the proxy's loop sleeps 1 ms at a time and records the longest gap between
 its wake-ups: what every other stream and ``/health`` would have waited. Most bodies carry no
-``model``, so they are refused (400) after every check of the body has run, and no CLI starts.
+``model``, so they are refused (400) after every check of the body has run, and no CLI starts;
+the last two are valid and journalled (one refused after, one answered by the fake CLI).
 
     python bench/worst_bodies.py [--runs 3] [--size BYTES] [--kinds nest_escapes,many_ints]
 """
@@ -31,6 +32,7 @@ from tui_proxy.http.server import ProxyServer  # noqa: E402
 from tui_proxy.config.settings import Settings  # noqa: E402
 
 HEAD = b'{"messages":[{"role":"user","content":"hi"}],"metadata":{"x":'
+MODEL = b'{"model":"claude-sonnet-4-5",'
 
 
 def _fill(size: int, head: bytes, unit: bytes, tail: bytes) -> bytes:
@@ -58,6 +60,14 @@ def bodies(size: int) -> dict[str, bytes]:
         "big_ints": _fill(size, HEAD + b"[", b"9" * 4300 + b",", b"0]}}"),
         "huge_int_last": _fill(size, HEAD + b"[", b"0,", b"9" * 5000 + b"]}}"),
         "invalid_at_end": _fill(size, HEAD + b"[", b"0,", b"0,x"),
+        "whitespace": _fill(size, HEAD, b" " * 64, b"0}}"),
+        "number_long": _fill(size, HEAD + b"0.", b"9" * 64, b"}}"),
+        # valid bodies the proxy records (journal start record, redaction) before answering:
+        # one refused after it is parsed (bad max_tokens), one answered (by the fake CLI)
+        "refused_big_text": _fill(size, MODEL + b'"max_tokens":"x","messages":[{"role":"user",'
+                                  b'"content":"', b"word " * 13, b'"}]}'),
+        "accepted_big_text": _fill(size, MODEL + b'"max_tokens":16,"messages":[{"role":"user",'
+                                   b'"content":"', b"word " * 13, b'"}]}'),
     }
 
 

@@ -12,7 +12,8 @@ run commands, so:
   cannot);
 * bodies are bounded in size (aiohttp's limit), nesting and message count, and a client has
   ``upload_timeout_s`` to send its body; every check of a body is linear in its size, and a
-  body with many values is decoded off the event loop (``load_body``).
+  body that is large or holds many values is decoded off the event loop, in bounded pieces
+  (``load_body``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from tui_proxy.wire.request import TooManyValues, parse_body
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 WILDCARDS = {"0.0.0.0", "::", ""}
 MAX_DEPTH = 64
-# Bodies with at most this many values are decoded in C on the event loop (a few ms).
+# Bodies of at most this many bytes and values are decoded in C on the event loop (a few ms);
+# any other is decoded in a thread, in bounded pieces.
+LOOP_BYTES = 1024 * 1024
 LOOP_VALUES = 20_000
 # More values than this are refused before anything else walks them (journal, redaction, the
 # flow's summary run on the loop): a long agent session holds a few tens of thousands.
@@ -170,9 +173,11 @@ async def load_body(raw: bytes) -> dict[str, Any]:
     are read by the JSON decoder alone (no regex: a backtracking scan of strings was
     quadratic). A body that may hold many values (``value_bound`` over ``LOOP_VALUES``) is
     decoded in a thread by the pure-Python scanner, which hands the GIL back every few
-    milliseconds, so the event loop never waits on more than one string's scan; a small one
-    is decoded in C on the loop, which costs less than the hop."""
-    if value_bound(raw) <= LOOP_VALUES:
+    milliseconds, so the event loop never waits on more than one string's scan; so is any
+    body over ``LOOP_BYTES`` (a few huge strings or integers are few values but long C calls:
+    the scanner reads strings, whitespace and text in bounded pieces). A small body is
+    decoded in C on the loop, which costs less than the hop."""
+    if len(raw) <= LOOP_BYTES and value_bound(raw) <= LOOP_VALUES:
         return _load(raw, False)
     return await asyncio.to_thread(_load, raw, True)
 

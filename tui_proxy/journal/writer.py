@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_proxy.core.events import Event, FlowFinished, Note, TextDelta, ThinkingDelta
 from tui_proxy.wire import jsonsafe
-from tui_proxy.core.redact import redact, remember_environment, remember_secret
+from tui_proxy.core.redact import SECRET_KEY, redact, remember_environment, remember_secret
 
 if TYPE_CHECKING:
     from tui_proxy.core.engine import Engine
@@ -65,6 +65,35 @@ def _short(value: Any, limit: int = 300) -> Any:
     if isinstance(value, dict):
         return {k: _short(v, limit) for k, v in list(value.items())[:50]}
     return value
+
+
+def size_floor(value: Any, cap: int) -> int:
+    """A lower bound on the length of ``value`` as JSON text (each string's characters and
+    quotes, each integer's digits, a character for any other value), without recursion;
+    stops once past ``cap``. A secret-named key's value counts nothing (redaction makes it
+    ``"[redacted]"``); other strings count before redaction, so a body whose secrets alone
+    take it over the cap is recorded as truncated too (said so, never silently)."""
+    total, stack = 0, [value]
+    while stack and total <= cap:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += 2 + len(item)
+        elif isinstance(item, bool) or item is None:
+            total += 4
+        elif isinstance(item, int):
+            total += max(1, int(item.bit_length() * 0.30102))
+        elif isinstance(item, dict):
+            total += 2
+            for key, child in item.items():
+                total += len(key) + 3 if isinstance(key, str) else 3
+                if not (isinstance(key, str) and SECRET_KEY.search(key)):
+                    stack.append(child)
+        elif isinstance(item, (list, tuple)):
+            total += 2
+            stack.extend(item)
+        else:
+            total += 1
+    return total
 
 
 def timeline(flow: "Flow") -> list[dict[str, Any]]:
@@ -190,8 +219,11 @@ class Journal:
             "path": flow.path, "client": flow.client, "model": flow.model,
             "stream": flow.stream, "mode": flow.mode, "summary": flow.summary}
         record = redact(record)  # model, User-Agent, tool names in the summary: any can hold one
-        text = jsonsafe.dumps(redact(body), default=str)
-        if len(text) > BODY_CAP:
+        # A body surely over the cap is not redacted and written out only to be dropped: on
+        # the loop, a 32 MiB one cost a second (its size floor is one cheap walk).
+        text = "" if size_floor(body, BODY_CAP) > BODY_CAP else \
+            jsonsafe.dumps(redact(body), default=str)
+        if not text or len(text) > BODY_CAP:
             record["body_truncated"] = True
             line = jsonsafe.dumps(record, default=str)
         else:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import json.decoder
 import json.scanner
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -123,16 +126,139 @@ class MessagesRequest:
         return out
 
 
+# The pure-Python scanner reads a body in bounded pieces, so that no single C call (a regex,
+# a string decode) holds the GIL for long: a run of whitespace, a string's characters and a
+# number are each matched this many characters at a time at most.
+WINDOW = 1 << 16
+NUMBER_CHARS = 1 << 20  # a longer number is refused (no body small enough for C can hold one)
+_WS = json.decoder.WHITESPACE
+# One string's contents, token by token: plain characters, a simple escape, a \\uXXXX escape;
+# a high surrogate escape only when what follows is in sight and is not its low half (so a
+# pair is never cut between two pieces), or the pair as one token.
+_STRING_RUN = re.compile(
+    r'(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]'
+    r'|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}'
+    r'|\\u[dD][89abAB][0-9a-fA-F]{2}'
+    r'(?=[^\\]|\\[^u]|\\u(?:[0-9a-cA-Ce-fE-F][0-9a-fA-F]|[dD][0-9a-bA-B]|[^0-9a-fA-F]))'
+    r'|\\u(?![dD][89abAB])[0-9a-fA-F]{4})*+')
+_c_scanstring = json.decoder.c_scanstring or json.decoder.py_scanstring
+
+
+class _At:
+    __slots__ = ("_end",)
+
+    def __init__(self, end: int) -> None:
+        self._end = end
+
+    def end(self) -> int:
+        return self._end
+
+
+def _skip_ws(s: str, end: int) -> _At:
+    """``WHITESPACE.match(s, end)``, one window at a time."""
+    while True:
+        stop = end + WINDOW
+        end = _WS.match(s, end, stop).end()
+        if end < stop:
+            return _At(end)
+
+
+def _scanstring(s: str, end: int, strict: bool = True) -> tuple[str, int]:
+    """``json.decoder.scanstring`` (``end``: just past the opening quote), decoding the string
+    in pieces of at most ``WINDOW`` characters: the same value, the same errors."""
+    if not strict:
+        return _c_scanstring(s, end, strict)
+    begin, pos, n = end - 1, end, len(s)
+    pieces: list[str] = []
+    while True:
+        cut = _STRING_RUN.match(s, pos, min(n, pos + WINDOW)).end()
+        if cut > pos:
+            pieces.append(_c_scanstring(s[pos:cut] + '"', 0, True)[0])
+        if cut < n and s[cut] == '"':
+            return "".join(pieces), cut + 1
+        if cut == pos:  # nothing valid here: the decoder's own error, a few characters on
+            if pos >= n:
+                raise json.JSONDecodeError("Unterminated string starting at", s, begin)
+            try:
+                _c_scanstring(s[pos:pos + 16], 0, True)
+            except json.JSONDecodeError as exc:
+                if exc.msg.startswith("Unterminated string"):
+                    raise json.JSONDecodeError("Unterminated string starting at", s,
+                                               begin) from None
+                raise json.JSONDecodeError(exc.msg, s, pos + exc.pos) from None
+            raise json.JSONDecodeError("Invalid string", s, pos)
+        pos = cut
+
+
+def _parse_object(s_and_end: tuple[str, int], strict: bool, scan_once: Any, object_hook: Any,
+                  object_pairs_hook: Any, memo: dict[str, str]) -> tuple[Any, int]:
+    """``json.decoder.JSONObject`` with keys read by ``_scanstring`` and bounded whitespace."""
+    s, end = s_and_end
+    pairs: list[tuple[str, Any]] = []
+    nextchar = s[end:end + 1]
+    if nextchar != '"':
+        if nextchar in " \t\n\r":
+            end = _skip_ws(s, end).end()
+            nextchar = s[end:end + 1]
+        if nextchar == "}":
+            return (object_pairs_hook(pairs) if object_pairs_hook is not None
+                    else object_hook({}) if object_hook is not None else {}), end + 1
+        if nextchar != '"':
+            raise json.JSONDecodeError(
+                "Expecting property name enclosed in double quotes", s, end)
+    end += 1
+    while True:
+        key, end = _scanstring(s, end, strict)
+        key = memo.setdefault(key, key)
+        if s[end:end + 1] != ":":
+            end = _skip_ws(s, end).end()
+            if s[end:end + 1] != ":":
+                raise json.JSONDecodeError("Expecting ':' delimiter", s, end)
+        end += 1
+        if s[end:end + 1] in " \t\n\r":
+            end = _skip_ws(s, end).end()
+        try:
+            value, end = scan_once(s, end)
+        except StopIteration as err:
+            raise json.JSONDecodeError("Expecting value", s, err.value) from None
+        pairs.append((key, value))
+        nextchar = s[end:end + 1]
+        if nextchar in " \t\n\r":
+            end = _skip_ws(s, end + 1).end()
+            nextchar = s[end:end + 1]
+        end += 1
+        if nextchar == "}":
+            break
+        if nextchar != ",":
+            raise json.JSONDecodeError("Expecting ',' delimiter", s, end - 1)
+        end = _skip_ws(s, end).end()
+        nextchar = s[end:end + 1]
+        end += 1
+        if nextchar != '"':
+            raise json.JSONDecodeError(
+                "Expecting property name enclosed in double quotes", s, end - 1)
+    if object_pairs_hook is not None:
+        return object_pairs_hook(pairs), end
+    result = dict(pairs)
+    return (object_hook(result) if object_hook is not None else result), end
+
+
 class _Decoder(json.JSONDecoder):
     """Strict JSON (``NaN`` / ``Infinity`` are refused, as by the API); ``python_scanner``:
     the pure-Python scanner, which yields the GIL between values (for bodies decoded in a
-    thread), instead of the C one, which holds it for the whole body."""
+    thread), instead of the C one, which holds it for the whole body; it reads strings,
+    whitespace and numbers in bounded pieces (``WINDOW``), so no one C call is long."""
 
     def __init__(self, python_scanner: bool = False, max_values: int | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(parse_constant=_no_constant, **kwargs)
+                 parse_int: Any = None, **kwargs: Any) -> None:
+        super().__init__(parse_constant=_no_constant, parse_int=parse_int, **kwargs)
+        self.python_scanner = python_scanner
         if python_scanner:
+            self.parse_string = _scanstring
             self.scan_once = _counting_scanner(self, max_values)
+
+    def decode(self, s: str, _w: Any = _WS.match) -> Any:
+        return super().decode(s, _skip_ws if self.python_scanner else _w)
 
 
 class TooManyValues(Exception):
@@ -142,8 +268,8 @@ class TooManyValues(Exception):
 def _counting_scanner(context: json.JSONDecoder, limit: int | None) -> Any:
     """``json.scanner.py_make_scanner`` that counts the values it builds and stops past
     ``limit``: a body of millions of values costs no more than ``limit`` of them."""
-    parse_object, parse_array = context.parse_object, context.parse_array
-    parse_string, strict = context.parse_string, context.strict
+    parse_array, parse_string, strict = context.parse_array, context.parse_string, \
+        context.strict
     parse_float, parse_int = context.parse_float, context.parse_int
     parse_constant, memo = context.parse_constant, context.memo
     object_hook, object_pairs_hook = context.object_hook, context.object_pairs_hook
@@ -162,15 +288,18 @@ def _counting_scanner(context: json.JSONDecoder, limit: int | None) -> Any:
         if nextchar == '"':
             return parse_string(string, idx + 1, strict)
         if nextchar == "{":
-            return parse_object((string, idx + 1), strict, _scan_once, object_hook,
-                                object_pairs_hook, memo)
+            return _parse_object((string, idx + 1), strict, _scan_once, object_hook,
+                                 object_pairs_hook, memo)
         if nextchar == "[":
-            return parse_array((string, idx + 1), _scan_once)
+            return parse_array((string, idx + 1), _scan_once, _w=_skip_ws)
         for word, value in (("null", None), ("true", True), ("false", False)):
             if string.startswith(word, idx):
                 return value, idx + len(word)
-        match = match_number(string, idx)
+        match = match_number(string, idx, idx + NUMBER_CHARS)
         if match is not None:
+            if match.end() == idx + NUMBER_CHARS:
+                raise invalid_request(f"request body holds a number of more than "
+                                      f"{NUMBER_CHARS:,} characters")
             integer, frac, exp = match.groups()
             if frac or exp:
                 return parse_float(integer + (frac or "") + (exp or "")), match.end()
@@ -197,14 +326,15 @@ class _HugeInt(str):
     """An integer literal beyond Python's int conversion limit, kept as its text."""
 
 
-def _huge_int_path(text: str) -> str:
-    """Where the first over-long integer is, as ``messages.0.content`` (the error path only)."""
+def _huge_int_path(text: str, python_scanner: bool = False) -> str:
+    """Where the first over-long integer is, as ``messages.0.content`` (the error path only;
+    ``python_scanner`` as the decoding that met it)."""
     limit = sys.get_int_max_str_digits() or 4300
 
     def parse_int(digits: str) -> Any:
-        return _HugeInt(digits) if len(digits.lstrip("-")) > limit else int(digits)
+        return _HugeInt(digits) if len(digits.lstrip("-")) > limit else 0
 
-    data = json.JSONDecoder(parse_int=parse_int, parse_constant=_no_constant).decode(text)
+    data = _Decoder(python_scanner, parse_int=parse_int).decode(text)
     stack: list[tuple[Any, str]] = [(data, "")]
     while stack:
         value, where = stack.pop()
@@ -216,13 +346,25 @@ def _huge_int_path(text: str) -> str:
     return "request body"
 
 
+def _text_of(raw: bytes, in_pieces: bool) -> str:
+    """The body's text; ``in_pieces``: decoded a megabyte at a time (no one long C call)."""
+    encoding = json.detect_encoding(raw)
+    if not in_pieces or len(raw) <= NUMBER_CHARS:
+        return raw.decode(encoding, "surrogatepass")
+    decoder = codecs.getincrementaldecoder(encoding)("surrogatepass")
+    view = memoryview(raw)
+    pieces = [decoder.decode(view[i:i + NUMBER_CHARS]) for i in range(0, len(raw), NUMBER_CHARS)]
+    pieces.append(decoder.decode(b"", final=True))
+    return "".join(pieces)
+
+
 def parse_body(raw: bytes, *, python_scanner: bool = False,
                max_values: int | None = None) -> dict[str, Any]:
     """The body as a JSON object: linear in its size (the decoder reads each byte once)."""
     if not raw.strip():
         raise invalid_request("request body is empty; expected a JSON object")
     try:
-        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        text = _text_of(raw, python_scanner)
         data = _Decoder(python_scanner, max_values).decode(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise invalid_request(f"request body is not valid JSON: {exc}") from None
@@ -232,7 +374,7 @@ def parse_body(raw: bytes, *, python_scanner: bool = False,
         if "integer string conversion" not in str(exc):
             raise invalid_request(f"request body is not valid JSON: {exc}") from None
         limit = sys.get_int_max_str_digits() or 4300
-        raise invalid_request(f"{_huge_int_path(text)}: an integer of more than {limit:,} "
+        raise invalid_request(f"{_huge_int_path(text, python_scanner)}: an integer of more than {limit:,} "
                               "digits is beyond what this proxy accepts") from None
     if not isinstance(data, dict):
         raise invalid_request("request body must be a JSON object")
