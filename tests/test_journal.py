@@ -145,3 +145,34 @@ async def test_a_cancelled_flow_is_journalled_with_the_tokens_it_streamed(start_
     assert finished[0].state == "cancelled" and finished[0].output_tokens == streamed
     end = next(r for r in records(folder) if r["record"] == "end" and r["flow_id"] == 1)
     assert end["state"] == "cancelled" and end["usage"]["output_tokens"] == streamed
+
+
+async def test_a_body_over_the_cap_is_recorded_truncated_without_walking_it(start_proxy,
+                                                                          tmp_path, monkeypatch):
+    """A 32 MiB body was redacted and serialised whole on the loop (a second) only for the
+    text to be dropped past BODY_CAP; a cheap size floor now says it is over and the start
+    record says body_truncated, as before."""
+    import tui_proxy.journal as journal
+    folder = tmp_path / "journal"
+    proxy = await start_proxy(journal_dir=str(folder))
+    big = "word " * (journal.BODY_CAP // 4)
+    walked = []
+    real = journal.redact
+
+    def redact(value, *args):
+        if isinstance(value, dict) and "messages" in value:
+            walked.append(True)
+        return real(value, *args)
+
+    monkeypatch.setattr(journal, "redact", redact)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(proxy.url + "/v1/messages", json={
+                "model": MODEL, "max_tokens": "x",
+                "messages": [{"role": "user", "content": big}]}) as resp:
+            assert resp.status == 400
+    await eventually(lambda: [r for r in records(folder) if r["record"] == "start"])
+    start = [r for r in records(folder) if r["record"] == "start"]
+    assert start[-1]["body_truncated"] is True and "body" not in start[-1]
+    assert not walked
+    assert journal.size_floor({"a": [big]}, journal.BODY_CAP) > journal.BODY_CAP
+    assert journal.size_floor({"api_key": big, "b": [1, "xy"]}, journal.BODY_CAP) < 64

@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 
 import aiohttp
 import anthropic
@@ -168,3 +169,89 @@ async def test_a_body_of_too_many_values_is_refused_before_anything_walks_it():
         await load_body(b'{"a":[' + b"0," * MAX_VALUES + b'0]}')
     assert info.value.status == 413 and info.value.error_type == "request_too_large"
     assert f"{MAX_VALUES:,} JSON values" in info.value.message
+
+
+def _big_bodies(size: int) -> dict[str, bytes]:
+    head = b'{"metadata":{"x":'
+
+    def fill(start: bytes, unit: bytes, tail: bytes) -> bytes:
+        return start + unit * ((size - len(start) - len(tail)) // len(unit)) + tail
+
+    return {"big_ints": fill(head + b"[", b"9" * 4300 + b",", b"0]}}"),
+            "long_string": fill(head + b'"', b"x" * 64, b'"}}'),
+            "escapes_valid": fill(head + b'"', b'\\"', b'"}}'),
+            "pairs_and_lone": fill(head + b'"', b"\\ud83d\\ude00\\ud800x", b'"}}'),
+            "whitespace": fill(head, b" " * 64, b"0}}"),
+            "unterminated": fill(b"[" * 65 + b'"', b'\\"', b"")}
+
+
+async def test_a_large_body_of_few_values_is_decoded_off_the_loop_in_pieces(monkeypatch):
+    """Few values but a long C call each (4,300-digit integers, one 8 MiB string, a run of
+    escapes or whitespace) once took the C decoder on the loop: 2.6 s at 32 MiB. A body over
+    LOOP_BYTES is decoded in a thread whose every string is read WINDOW characters at a time,
+    so the loop keeps running and no one decoder call is long; the value is the same."""
+    import tui_proxy.wire.request as wire
+    longest = 0
+    real = wire._c_scanstring
+
+    def scan(s, end, strict=True):
+        nonlocal longest
+        longest = max(longest, len(s) - end)
+        return real(s, end, strict)
+
+    monkeypatch.setattr(wire, "_c_scanstring", scan)
+    gaps: list[float] = []
+
+    async def ticker():
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    for name, raw in _big_bodies(8 * 1024 * 1024).items():
+        longest, ticks = 0, asyncio.create_task(ticker())
+        await asyncio.sleep(0.01)
+        gaps.clear()
+        try:
+            expected = json.loads(raw)
+        except json.JSONDecodeError:
+            expected = None
+        except ValueError:  # the integers: over Python's conversion limit
+            expected = "huge"
+        try:
+            data = await load_body(raw)
+        except ProxyError as exc:
+            data = exc
+        ticks.cancel()
+        assert len(gaps) > 3, name  # the loop ran during the decode
+        assert max(gaps) < 0.4, (name, max(gaps))
+        assert longest <= wire.WINDOW + 1, (name, longest)
+        if expected is None:
+            assert isinstance(data, ProxyError) and "not valid JSON" in data.message, name
+        elif expected == "huge":
+            assert isinstance(data, ProxyError) and "metadata.x.0: an integer" in data.message
+        else:
+            assert data == expected, name
+
+
+def test_strings_read_in_pieces_decode_as_the_c_decoder_does(monkeypatch):
+    """Every window cut lands between whole escapes and never inside a surrogate pair."""
+    import random
+    import tui_proxy.wire.request as wire
+    parts = ["a", '"', "\\", "\\u", "d8", "dc", "00", "\\ud83d", "\\ude00", "\\n", " ", "é",
+             "\x01", "\\ud800", "\\\\", "x" * 9]
+    rng = random.Random(13)
+    for _ in range(20000):
+        monkeypatch.setattr(wire, "WINDOW", rng.randint(12, 30))
+        text = '{"k":"' + "".join(rng.choice(parts) for _ in range(rng.randint(0, 16))) + '"}'
+        try:
+            want = ("ok", json.loads(text))
+        except json.JSONDecodeError as exc:
+            want = ("error", exc.msg)
+        try:
+            got = ("ok", wire._Decoder(True).decode(text))
+        except json.JSONDecodeError as exc:
+            got = ("error", exc.msg)
+        assert got == want, text
