@@ -160,8 +160,13 @@ def _load(raw: bytes, python_scanner: bool) -> dict[str, Any]:
     try:
         data = parse_body(raw, python_scanner=python_scanner, max_values=MAX_VALUES)
     except TooManyValues:  # the scanner stops there: the cost is bounded by the limit
+        data = None
+    if data is None:
+        # Raised outside the handler: the scanner's traceback (its frames hold what it had
+        # built, up to MAX_VALUES values) is freed here, in the thread, not on the loop as
+        # the ProxyError's __context__ when the handler drops it.
         raise ProxyError("request_too_large", "request body holds more than this proxy's "
-                         f"limit of {MAX_VALUES:,} JSON values", status=413) from None
+                         f"limit of {MAX_VALUES:,} JSON values", status=413)
     if nesting_depth(data, MAX_DEPTH) > MAX_DEPTH:
         raise ProxyError("invalid_request_error", f"request body is nested more than "
                          f"{MAX_DEPTH} levels deep")
