@@ -12,7 +12,7 @@ from typing import Callable
 from tui_proxy import __version__
 from tui_proxy.config.settings import MODES, PERMISSION_MODES, SettingsError, load_settings
 
-SETTING_FLAGS = ("host", "port", "cwd", "cli_path", "mode", "permission_mode", "debug")
+SETTING_FLAGS = ("host", "port", "cwd", "cli_path", "mode", "permission_mode", "debug", "socket")
 SUBCOMMAND_HELP = {
     "init-config": "write a commented settings file (every setting, commented out)",
     "config": "print the effective settings and where each value came from",
@@ -30,6 +30,9 @@ SUBCOMMAND_HELP = {
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 3456; 0 picks a free port)")
+    parser.add_argument("--socket", metavar="PATH",
+                        help="also listen on this Unix socket, mode 0600: only your user can "
+                        "connect (curl --unix-socket PATH http://localhost/...)")
     parser.add_argument("--cwd", help="working directory of Claude's runs")
     parser.add_argument("--cli-path", dest="cli_path", help="the claude executable to drive")
     parser.add_argument("--config", help="settings file (TOML)")

@@ -145,7 +145,7 @@ async def run_headless(settings: Settings, out: TextIO = sys.stdout) -> int:
         logbridge.uninstall(handler)
         return 2
     cli = engine.cli
-    out.write(f"claude-proxy-tui listening on {server.url}\n"
+    out.write(f"claude-proxy-tui listening on {server.where}\n"
               f"  cli: {cli.path} ({cli.source}) version {cli.version or '?'}"
               f"{'  ERROR: ' + cli.error if cli.error else ''}\n"
               f"  cwd: {settings.cwd}  mode: {settings.mode}  permission mode: "

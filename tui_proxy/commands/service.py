@@ -27,7 +27,7 @@ from tui_proxy.config.settings import FIELD_BY_NAME, Settings
 NAME = "claude-proxy-tui"
 LABEL = "local.claude-proxy-tui"
 FLAG_NAMES = {"host": "--host", "port": "--port", "cwd": "--cwd", "cli_path": "--cli-path",
-              "mode": "--mode", "permission_mode": "--permission-mode"}
+              "mode": "--mode", "permission_mode": "--permission-mode", "socket": "--socket"}
 
 Runner = Callable[..., subprocess.CompletedProcess]
 
@@ -55,6 +55,8 @@ def command(settings: Settings, flags: Mapping[str, Any] | None = None) -> list[
             continue
         if name == "cwd":
             value = settings.cwd  # resolved, absolute
+        if name == "socket":
+            value = os.path.abspath(os.path.expanduser(str(value)))  # the unit's cwd differs
         argv += [FLAG_NAMES[name], str(value)]
     return argv
 

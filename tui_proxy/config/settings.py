@@ -152,6 +152,11 @@ FIELDS: tuple[Field, ...] = (
           "give a fresh CLI a client's earlier turns as a resumable transcript (exact history)"),
     Field("api_key", "CLAUDE_PROXY_API_KEY", _parse_optional_str,
           "key clients must send (x-api-key or Bearer); required to bind beyond loopback"),
+    Field("socket", "CLAUDE_PROXY_SOCKET", _parse_optional_str,
+          "also listen on this Unix socket, mode 0600 (only your user can connect)"),
+    Field("allow_other_users", "CLAUDE_PROXY_ALLOW_OTHER_USERS", _parse_bool,
+          "let other local users' loopback connections in (default: refused with 403 "
+          "where the owner can be told, Linux)"),
     Field("allowed_origins", "CLAUDE_PROXY_ALLOWED_ORIGINS", _parse_list,
           "browser Origins allowed to call the proxy (default: none)"),
     Field("max_messages", "CLAUDE_PROXY_MAX_MESSAGES", _parse_int(1),
@@ -199,6 +204,8 @@ class Settings:
     spare_process: bool = True
     seed_history: bool = True
     api_key: str | None = field(default=None, repr=False)
+    socket: str | None = None
+    allow_other_users: bool = False
     allowed_origins: tuple[str, ...] = ()
     max_messages: int = 10_000
     upload_timeout_s: int = 60

@@ -20,12 +20,14 @@ _DEFAULT_NOTES = {
     "cli_path": "the SDK's lookup: bundled CLI, then PATH, then known locations",
     "journal_dir": "the platform's state directory, …/claude-proxy-tui/journal",
     "api_key": "none (no key required; loopback only)",
+    "socket": "none (TCP only)",
 }
 # What an uncommented line of an unset setting would look like.
 _EXAMPLES = {
     "cli_path": "/usr/local/bin/claude",
     "api_key": "choose-a-long-random-key",
     "journal_dir": "/var/tmp/claude-proxy-tui-journal",
+    "socket": "/run/user/1000/claude-proxy-tui/proxy.sock",
     "model_aliases": {"fast": "claude-haiku-4-5", "big": "claude-opus-4-5"},
     "allowed_origins": ["http://localhost:5173"],
 }

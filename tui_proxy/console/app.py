@@ -36,7 +36,7 @@ from tui_proxy.console.widgets.checks_panel import ChecksPanel
 from tui_proxy.console.widgets.event_panel import EventPanel, local_clock
 from tui_proxy.console.widgets.flows_table import FlowsTable
 from tui_proxy.console.widgets.sessions_panel import SessionsPanel
-from tui_proxy.journal.writer import loss_of, loss_text
+from tui_proxy.journal.writer.writer.writer import loss_of, loss_text
 from tui_proxy.console.widgets.status_bar import StatusBar, StatusFacts
 from tui_proxy.console.widgets.stream_panel import StreamPanel
 
@@ -114,7 +114,7 @@ class ProxyConsole(App[int]):
         self.follow = True
         self.selected: int | None = None
         self.login = "checking…" if run_doctor else "not checked"
-        self.url = "(not listening)"
+        self.url = self.where = "(not listening)"
         self._log_handler: Any = None
         self._last_shot: str | None = None
 
@@ -153,8 +153,8 @@ class ProxyConsole(App[int]):
             except OSError as exc:
                 self.exit(2, message=f"claude-proxy-tui: {exc}")
                 return
-            self.url = self.server.url
-        self.sub_title = self.url
+            self.url, self.where = self.server.url, self.server.where
+        self.sub_title = self.where
         self.set_interval(1 / self.drain_hz, self.drain)
         self.set_interval(1.0, self.slow_tick)
         if self.run_doctor:
@@ -241,7 +241,7 @@ class ProxyConsole(App[int]):
         version = (cli.version or "?").split(" ")[0]
         cli_text = f"{cli.path or 'not found'} {version}"
         return StatusFacts(
-            url=self.url, mode=settings.mode, permission_mode=settings.permission_mode,
+            url=self.where, mode=settings.mode, permission_mode=settings.permission_mode,
             cwd=settings.cwd, cli=cli_text, login=self.login, in_flight=engine.in_flight,
             queued=engine.queued, per_minute=self.model.requests_per_minute(),
             parked=len(engine.parked), warm=len(engine.pool),
@@ -369,7 +369,7 @@ class ProxyConsole(App[int]):
                         severity="error", timeout=10)
             return
         changed = self.engine.apply_settings(new)
-        if {"host", "port"} & set(changed) and self.start_server:
+        if {"host", "port", "socket"} & set(changed) and self.start_server:
             try:
                 await self.server.rebind()
             except OSError as exc:
@@ -377,8 +377,8 @@ class ProxyConsole(App[int]):
                 await self.server.rebind()
                 self.notify(f"Could not listen on the new address: {exc}", severity="error")
                 return
-            self.url = self.server.url
-            self.sub_title = self.url
+            self.url, self.where = self.server.url, self.server.where
+            self.sub_title = self.where
         self.notify("Settings reloaded: " + (", ".join(changed) or "nothing changed"))
         if self.run_doctor:
             self.recheck_login()

@@ -6,6 +6,10 @@ run commands, so:
 * it listens on loopback unless an API key is set (``check_bind``);
 * with a key, every endpoint but ``/health`` needs it (``x-api-key`` or ``Authorization:
   Bearer``, compared in constant time);
+* other local users cannot drive it: a loopback connection owned by another uid (read from
+  ``/proc/net/tcp`` on Linux, ``SO_PEERCRED`` on the Unix socket) is refused unless
+  ``allow_other_users`` is set or it presents the key (``local_user_refusal``, see
+  ``localusers.py``);
 * browsers cannot reach it: a ``Host`` that is not the bound address or a loopback name is
   refused (DNS rebinding), any ``Origin`` is refused unless allowed in settings, no CORS
   headers are ever sent, and a POST must say its body is JSON (a form post from a page
@@ -21,10 +25,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-from typing import Any
+import os
+from typing import Any, Callable
 
 from aiohttp import web
 
+from tui_proxy.http import localusers
 from tui_proxy.config.settings import Settings
 from tui_proxy.wire.errors import ProxyError
 from tui_proxy.wire.request import TooManyValues, parse_body
@@ -86,6 +92,33 @@ def host_allowed(header: str | None, settings: Settings) -> bool:
     return host == bound
 
 
+def local_user_refusal(request: web.Request, settings: Settings,
+                       untold: Callable[[str], None] | None = None) -> ProxyError | None:
+    """Another local user's connection, refused (403) unless allowed; None when it may go on.
+    ``untold(why)`` is called when the owner cannot be told (the caller announces it once)."""
+    if settings.allow_other_users:
+        return None
+    owner = localusers.connection_owner(request.transport)
+    if owner is None:  # not a local peer: beyond loopback the key (required there) guards
+        return None
+    me = os.geteuid()
+    if owner.uid in (me, 0):  # root can read this user's files anyway
+        return None
+    if owner.uid is None and not owner.missing:
+        if not settings.api_key and untold is not None:
+            untold(owner.why)
+        return None  # the key, when set, is checked next
+    if settings.api_key and key_matches(request, settings.api_key):
+        return None  # the user gave this key out on purpose
+    who = (f"uid {owner.uid}" if owner.uid is not None
+           else f"a connection whose owner cannot be found ({owner.why})")
+    return ProxyError(
+        "permission_error", f"This proxy serves only its own user (uid {me}); the request came "
+        f"from {who}. To let other local users in, set allow_other_users = true "
+        "(CLAUDE_PROXY_ALLOW_OTHER_USERS=1), or set an api_key and give them the key.",
+        status=403)
+
+
 def key_matches(request: web.Request, key: str) -> bool:
     given = request.headers.get("x-api-key")
     if given is None:
@@ -97,9 +130,15 @@ def key_matches(request: web.Request, key: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "replace"), key.encode("utf-8"))
 
 
-def refusal(request: web.Request, settings: Settings) -> ProxyError | None:
+def refusal(request: web.Request, settings: Settings,
+            untold: Callable[[str], None] | None = None) -> ProxyError | None:
     """Why this request may not proceed, before its body is read; None when it may."""
-    if not host_allowed(request.headers.get("Host"), settings):
+    error = local_user_refusal(request, settings, untold)
+    if error is not None:
+        return error
+    # A browser cannot reach a Unix socket: no DNS rebinding there, any Host will do.
+    if not localusers.over_unix_socket(request.transport) \
+            and not host_allowed(request.headers.get("Host"), settings):
         return ProxyError("permission_error", "This proxy only answers requests addressed to "
                           f"{settings.host} or localhost (Host header "
                           f"{request.headers.get('Host')!r} refused).", status=403)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +18,8 @@ from aiohttp import web
 from tui_proxy import __version__
 from tui_proxy.core.engine import Engine, new_request_id
 from tui_proxy.core.events import Note
-from tui_proxy.journal.writer import Journal
+from tui_proxy.journal.writer.writer import Journal
+from tui_proxy.http.localusers import bind_private_socket, remove_socket
 from tui_proxy.http.metrics import Metrics
 from tui_proxy.http.protocol_errors import shape_protocol_errors
 from tui_proxy.http.security import check_bind, check_body, load_body, refusal
@@ -35,6 +37,8 @@ ENGINE_KEY = web.AppKey("engine", Engine)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 REQUEST_ID = web.RequestKey("request_id", str)
 REJECTED = web.RequestKey("rejected", bool)  # already journalled as a refused flow
+LISTEN_KEY = web.AppKey("listen", dict)  # {"socket": the Unix socket's path, or None}
+UNTOLD_KEY = web.AppKey("untold", list)  # announced once: other users cannot be told apart
 
 
 def announced_headers(parsed: MessagesRequest, mode: str) -> dict[str, str]:
@@ -77,7 +81,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     100-continue: 417), shaped and journalled like every refusal."""
     settings = request.app[ENGINE_KEY].settings
     request[REQUEST_ID] = new_request_id()
-    error = refusal(request, settings)
+    error = refusal(request, settings, _untold(request))
     expect = request.headers.get("Expect", "")
     if error is None and expect.lower() != "100-continue":
         error = ProxyError("invalid_request_error", f"Expect: {expect[:100]!r} cannot be met "
@@ -127,10 +131,25 @@ async def anthropic_errors(request: web.Request, handler: Any) -> web.StreamResp
     return response
 
 
+def _untold(request: web.Request):
+    """Announce, once per server, that this system cannot tell other local users apart."""
+    def announce(why: str) -> None:
+        seen = request.app[UNTOLD_KEY]
+        if seen:
+            return
+        seen.append(why)
+        request.app[ENGINE_KEY].publish(Note(None, "warning", (
+            f"other local users cannot be told apart here ({why}): any account on this "
+            "machine can use the proxy. Set an api_key (it then guards the TCP port) and use "
+            "the Unix socket (--socket, mode 0600) for clients that can.")))
+    return announce
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Host, Origin, API key and Content-Type are checked before any body is read."""
-    error = refusal(request, request.app[ENGINE_KEY].settings)
+    """Who (another local user), Host, Origin, API key and Content-Type are checked before
+    any body is read."""
+    error = refusal(request, request.app[ENGINE_KEY].settings, _untold(request))
     if error is not None:
         raise error
     return await handler(request)
@@ -246,6 +265,8 @@ async def health(request: web.Request) -> web.Response:
         "version": __version__,
         "cli": engine.cli.as_dict(),
         "cwd": settings.cwd,
+        "socket": request.app[LISTEN_KEY]["socket"],
+        "allow_other_users": settings.allow_other_users,
         "mode": settings.mode,
         "permission_mode": settings.permission_mode,
         "in_flight": engine.in_flight,
@@ -269,6 +290,8 @@ def build_app(engine: Engine, metrics: Metrics | None = None) -> web.Application
                           client_max_size=engine.settings.max_body_bytes)
     app[ENGINE_KEY] = engine
     app[METRICS_KEY] = metrics or Metrics(engine)
+    app[LISTEN_KEY] = {"socket": None}
+    app[UNTOLD_KEY] = []
     for path in ("/v1/messages", "/messages"):
         app.router.add_post(path, messages, expect_handler=expect_continue)
     app.router.add_post("/v1/messages/count_tokens", count_tokens,
@@ -289,6 +312,8 @@ class ProxyServer:
         self.host = engine.settings.host
         self.port = engine.settings.port
         self.journal: Journal | None = None
+        self.socket_path: str | None = None  # the Unix socket listened on, if any
+        self._socket_inode = 0
         # One for the server's life: its counters outlive a rebind to a new port.
         self.metrics = Metrics(engine, lambda: self.journal.errors if self.journal else 0)
 
@@ -297,10 +322,16 @@ class ProxyServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def where(self) -> str:
+        """What the proxy listens on, for people: the URL and the Unix socket, if any."""
+        return self.url + (f" and unix:{self.socket_path}" if self.socket_path else "")
+
     async def start(self) -> None:
         check_bind(self.engine.settings)  # beyond loopback only with an API key
         self.engine.cli = await probe_version(self.engine.cli)
-        runner = web.AppRunner(build_app(self.engine, self.metrics), access_log=None,
+        app = build_app(self.engine, self.metrics)
+        runner = web.AppRunner(app, access_log=None,
                                shutdown_timeout=2.0, handler_cancellation=True,
                                # a head not in within it closes the connection
                                # (slowloris), as does an idle keep-alive one
@@ -314,9 +345,22 @@ class ProxyServer:
             await runner.cleanup()
             raise OSError(exc.errno, f"cannot listen on {self.engine.settings.host}:"
                                      f"{self.engine.settings.port}: {exc.strerror}") from None
-        self.runner = runner
         self.host = self.engine.settings.host
         self.port = runner.addresses[0][1]
+        if self.engine.settings.socket:
+            made: tuple[Path, int] | None = None
+            try:
+                sock, path, inode = bind_private_socket(self.engine.settings.socket)
+                made = (path, inode)
+                await web.SockSite(runner, sock).start()
+            except OSError:
+                await runner.cleanup()
+                if made is not None:
+                    remove_socket(*made)
+                raise
+            self.socket_path, self._socket_inode = str(path), inode
+            app[LISTEN_KEY]["socket"] = self.socket_path
+        self.runner = runner
         if self.journal is None:
             self.journal = Journal(self.engine)
             await self.journal.start()
@@ -331,13 +375,21 @@ class ProxyServer:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        self._remove_socket()
         if self.journal is not None:
             await self.journal.stop()
             self.journal = None
 
     async def rebind(self) -> None:
-        """Listen on the (changed) host/port of the current settings; flows keep running."""
+        """Listen on the (changed) host/port/socket of the current settings; flows keep
+        running."""
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        self._remove_socket()
         await self.start()
+
+    def _remove_socket(self) -> None:
+        if self.socket_path is not None:
+            remove_socket(Path(self.socket_path), self._socket_inode)
+            self.socket_path, self._socket_inode = None, 0
