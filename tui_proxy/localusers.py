@@ -79,10 +79,18 @@ def parse_proc_net(text: str, byteorder: str = sys.byteorder
 
 def owner_in(text: str, peer: tuple[str, int], ours: tuple[str, int],
              byteorder: str = sys.byteorder) -> int | None:
-    """The uid owning the socket whose local end is ``peer`` and remote end ``ours``."""
-    for local, remote, state, uid in parse_proc_net(text, byteorder):
-        if local == peer and remote == ours and state not in NOT_LIVE:
-            return uid
+    """The uid owning the socket whose local end is ``peer`` and remote end ``ours``. Only
+    rows whose local port is the peer's are decoded: a busy machine lists thousands."""
+    port = f":{peer[1]:04X}"
+    for line in text.splitlines()[1:]:
+        cols = line.split(None, 8)
+        if len(cols) < 8 or not cols[1].endswith(port) or cols[3] in NOT_LIVE:
+            continue
+        try:
+            if _addr(cols[1], byteorder) == peer and _addr(cols[2], byteorder) == ours:
+                return int(cols[7])
+        except ValueError:
+            continue
     return None
 
 
