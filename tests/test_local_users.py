@@ -79,6 +79,17 @@ def test_the_live_proc_files_find_this_processes_own_connection():
             s.close()
 
 
+def test_the_unix_socket_peer_is_told_by_so_peercred():
+    if not hasattr(socket, "SO_PEERCRED"):
+        pytest.skip("no SO_PEERCRED on this system")
+    left, right = socket.socketpair()
+    try:
+        assert localusers.unix_owner(left).uid == os.geteuid()
+    finally:
+        left.close()
+        right.close()
+
+
 # ------------------------------------------------------------------ the Unix socket
 
 def sdk_stream_over(path: str) -> str:

@@ -143,8 +143,8 @@ _cache: "weakref.WeakKeyDictionary[Any, Owner]" = weakref.WeakKeyDictionary()
 def connection_owner(transport: Any) -> Owner | None:
     """The owner of this connection's client end, looked up once per connection; None when
     the peer is not local (a key-protected non-loopback bind: the key guards it)."""
-    if transport is None:
-        return Owner(None, "no transport")
+    if transport is None:  # the client is gone already: nothing to tell, nothing to serve
+        return Owner(None, "the connection is closed", missing=True)
     try:
         return _cache[transport]
     except KeyError:
