@@ -317,3 +317,18 @@ async def test_a_connection_whose_owner_is_missing_is_refused(start_proxy, monke
     proxy2 = await start_proxy(api_key="k3y")
     status, body = await post(proxy2.url, BODY, headers={"x-api-key": "k3y"})
     assert status == 200, "with the key, the key decides"
+
+
+async def test_the_console_shows_the_socket_and_removes_it_on_exit(tmp_path):
+    from conftest import make_settings
+    from test_console import rendered, until
+    from tui_proxy.console.app import ProxyConsole
+
+    path = tmp_path / "c" / "proxy.sock"
+    app = ProxyConsole(make_settings(tmp_path, socket=str(path)), run_doctor=False,
+                       screenshot_dir=tmp_path / "shots")
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: f"unix:{path}" in rendered(app.query_one("#status"), 400))
+        assert app.sub_title == f"{app.server.url} and unix:{path}"
+        assert stat.S_IMODE(path.lstat().st_mode) == 0o600
+    assert not path.exists()

@@ -114,7 +114,7 @@ class ProxyConsole(App[int]):
         self.follow = True
         self.selected: int | None = None
         self.login = "checking…" if run_doctor else "not checked"
-        self.url = self.where = "(not listening)"
+        self.url = "(not listening)"
         self._log_handler: Any = None
         self._last_shot: str | None = None
 
@@ -153,7 +153,7 @@ class ProxyConsole(App[int]):
             except OSError as exc:
                 self.exit(2, message=f"claude-proxy-tui: {exc}")
                 return
-            self.url, self.where = self.server.url, self.server.where
+            self.url = self.server.url
         self.sub_title = self.where
         self.set_interval(1 / self.drain_hz, self.drain)
         self.set_interval(1.0, self.slow_tick)
@@ -234,6 +234,12 @@ class ProxyConsole(App[int]):
     def _update_stream_title(self) -> None:
         self.query_one("#panels", TabbedContent).get_tab("stream").label = \
             f"1 Stream: {self.query_one(StreamPanel).title()}"
+
+    @property
+    def where(self) -> str:
+        """The URL and, when listening on one, the Unix socket (status bar, title)."""
+        path = self.server.socket_path if self.start_server else None
+        return self.url + (f" and unix:{path}" if path else "")
 
     def facts(self) -> StatusFacts:
         engine, settings = self.engine, self.engine.settings
@@ -377,7 +383,7 @@ class ProxyConsole(App[int]):
                 await self.server.rebind()
                 self.notify(f"Could not listen on the new address: {exc}", severity="error")
                 return
-            self.url, self.where = self.server.url, self.server.where
+            self.url = self.server.url
             self.sub_title = self.where
         self.notify("Settings reloaded: " + (", ".join(changed) or "nothing changed"))
         if self.run_doctor:
