@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from conftest import eventually
-from tui_proxy import localusers
+from tui_proxy.http import localusers
 from tui_proxy.http.localusers import SocketRefused, bind_private_socket, owner_in, parse_proc_net
 
 MODEL = "claude-sonnet-5-5"
