@@ -24,3 +24,15 @@ async def test_short_chaos_soak_loses_nothing(tmp_path):
     faults = r["faults"]
     assert sum(n for f, n in faults.items() if f != "none") >= 5, "the seed asks for faults"
     assert sum(r["journal_states"].values()) == 60
+
+
+async def test_short_chaos_soak_with_startup_hangs_unwritable_journal_and_parked_burst(tmp_path):
+    """The issue 13 faults in a short run: every invariant bench/chaos_soak.py checks holds."""
+    from chaos_soak import check
+    r = await soak(requests=60, concurrency=6, seed=3, work=tmp_path, log=SESSION_LOG,
+                   startup_share=0.15, startup_limit_s=2.0, journal_fault=(0.2, 0.6),
+                   journal_backlog=8, max_parked=2, parked_burst=5)
+    assert check(r) == []
+    assert len(r["startups"]) >= 3, "the seed asks for start-up hangs"
+    assert r["journal_fault"]["dropped"] > 0 and r["journal_fault"]["written_after_recovery"]
+    assert r["parked"]["max_parked_seen"] <= 2 and r["parked"]["cli_live_after"] <= 2
