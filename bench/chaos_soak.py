@@ -55,7 +55,7 @@ import aiohttp  # noqa: E402
 import anthropic  # noqa: E402
 
 from sse_grammar import check_stream  # noqa: E402
-from tui_proxy import logbridge  # noqa: E402
+from tui_proxy.core import logbridge  # noqa: E402
 from tui_proxy.core.bus import EventBus  # noqa: E402
 from tui_proxy.core.engine import Engine  # noqa: E402
 from tui_proxy.core.events import Cancelled, Note  # noqa: E402
