@@ -59,7 +59,7 @@ from tui_proxy.core import logbridge  # noqa: E402
 from tui_proxy.core.bus import EventBus  # noqa: E402
 from tui_proxy.core.engine import Engine  # noqa: E402
 from tui_proxy.core.events import Cancelled, Note  # noqa: E402
-from tui_proxy.journal.writer.reader import load_journal  # noqa: E402
+from tui_proxy.journal.reader import load_journal  # noqa: E402
 from tui_proxy.sdk import live_run  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
 from tui_proxy.config.settings import Settings  # noqa: E402

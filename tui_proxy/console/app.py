@@ -36,7 +36,7 @@ from tui_proxy.console.widgets.checks_panel import ChecksPanel
 from tui_proxy.console.widgets.event_panel import EventPanel, local_clock
 from tui_proxy.console.widgets.flows_table import FlowsTable
 from tui_proxy.console.widgets.sessions_panel import SessionsPanel
-from tui_proxy.journal.writer.writer.writer import loss_of, loss_text
+from tui_proxy.journal.writer import loss_of, loss_text
 from tui_proxy.console.widgets.status_bar import StatusBar, StatusFacts
 from tui_proxy.console.widgets.stream_panel import StreamPanel
 

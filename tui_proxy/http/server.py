@@ -18,7 +18,7 @@ from aiohttp import web
 from tui_proxy import __version__
 from tui_proxy.core.engine import Engine, new_request_id
 from tui_proxy.core.events import Note
-from tui_proxy.journal.writer.writer import Journal
+from tui_proxy.journal.writer import Journal
 from tui_proxy.http.localusers import bind_private_socket, remove_socket
 from tui_proxy.http.metrics import Metrics
 from tui_proxy.http.protocol_errors import shape_protocol_errors
