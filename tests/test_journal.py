@@ -152,7 +152,7 @@ async def test_a_body_over_the_cap_is_recorded_truncated_without_walking_it(star
     """A 32 MiB body was redacted and serialised whole on the loop (a second) only for the
     text to be dropped past BODY_CAP; a cheap size floor now says it is over and the start
     record says body_truncated, as before."""
-    import tui_proxy.journal as journal
+    import tui_proxy.journal.writer as journal
     folder = tmp_path / "journal"
     proxy = await start_proxy(journal_dir=str(folder))
     big = "word " * (journal.BODY_CAP // 4)
