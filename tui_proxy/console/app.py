@@ -24,7 +24,7 @@ from tui_proxy.core import logbridge
 from tui_proxy.core.bus import EventBus
 from tui_proxy.core.engine import Engine
 from tui_proxy.core.events import FlowFailed, SettingsApplied
-from tui_proxy.commands.login import PROXY_LOGIN
+from tui_proxy.sdk.login import PROXY_LOGIN
 from tui_proxy.http.server import ProxyServer
 from tui_proxy.config.settings import Settings, SettingsError, load_settings
 from tui_proxy.console.commands import ConsoleCommands
@@ -309,7 +309,7 @@ class ProxyConsole(App[int]):
 
     async def action_login(self) -> None:
         """The CLI's own login, in this terminal, while the proxy keeps serving."""
-        from tui_proxy.commands.login import auth_commands, cli_environment
+        from tui_proxy.sdk.login import auth_commands, cli_environment
 
         path = self.engine.cli.path
         commands = await auth_commands(path) if path and not self.engine.cli.error else None

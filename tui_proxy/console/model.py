@@ -17,7 +17,7 @@ from tui_proxy.core.events import (
     Note, Parked, ProxyLog, RateLimitInfo, Resumed, SessionInfo, SettingsApplied, StderrLine,
     TextDelta, ThinkingDelta, TimedOut, ToolCall, ToolResult,
 )
-from tui_proxy.commands.login import LOGIN_ADVICE
+from tui_proxy.sdk.login import LOGIN_ADVICE
 from tui_proxy.wire.jsonsafe import printable
 
 TEXT, THINKING = "text", "thinking"

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from tui_proxy.commands.login import LOGIN_ADVICE, PROXY_LOGIN, cli_environment, ignored_credentials
+from tui_proxy.sdk.login import LOGIN_ADVICE, PROXY_LOGIN, cli_environment, ignored_credentials
 from tui_proxy.sdk.cli_locate import CliInfo, locate_cli, probe_version
 from tui_proxy.config.settings import Settings, SettingsError, default_config_path, load_settings
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from claude_agent_sdk import CLIConnectionError, CLINotFoundError, ProcessError
 
-from tui_proxy.commands.login import LOGIN_ADVICE
+from tui_proxy.sdk.login import LOGIN_ADVICE
 from tui_proxy.wire.errors import ProxyError
 
 # Honoured by the official SDKs: a refusal that retrying cannot fix.
