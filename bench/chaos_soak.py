@@ -58,6 +58,7 @@ from sse_grammar import check_stream  # noqa: E402
 from tui_proxy.core import logbridge  # noqa: E402
 from tui_proxy.core.bus import EventBus  # noqa: E402
 from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.core.events import Cancelled, Note  # noqa: E402
 from tui_proxy.journal.reader import load_journal  # noqa: E402
 from tui_proxy.sdk import live_run  # noqa: E402
@@ -329,7 +330,7 @@ async def soak(requests: int, concurrency: int, seed: int, work: Path,
                         max_concurrent=concurrency, max_queue=4 * concurrency,
                         inactivity_ms=2000, journal_dir=str(journal), pool_size=4,
                         max_parked=max_parked)
-    engine = Engine(settings, EventBus())
+    engine = sdk_engine(settings, EventBus())
     notes_sub = engine.bus.subscribe(name="chaos-soak",
                                      accept=lambda e: isinstance(e, (Note, Cancelled)))
     handler = logbridge.install(engine.bus, False)  # the SDK's log lines go to the bus

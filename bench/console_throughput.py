@@ -27,7 +27,7 @@ os.environ.pop("NO_COLOR", None)
 import anthropic  # noqa: E402
 
 from tui_proxy.core.bus import EventBus  # noqa: E402
-from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
 from tui_proxy.config.settings import Settings  # noqa: E402
 
@@ -61,7 +61,7 @@ def settings(work: Path) -> Settings:
 
 
 async def headless(work: Path, args) -> dict:
-    engine = Engine(settings(work), EventBus())
+    engine = sdk_engine(settings(work), EventBus())
     server = ProxyServer(engine)
     sub = engine.bus.subscribe(name="headless-log")  # a subscriber, as the headless log has
 

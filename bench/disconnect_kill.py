@@ -35,7 +35,7 @@ TMP = tempfile.TemporaryDirectory(prefix="bench-")  # removed at exit
 TARGET_S = 0.5
 
 from tui_proxy.core.bus import EventBus  # noqa: E402
-from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
 from tui_proxy.config.settings import Settings  # noqa: E402
 
@@ -104,7 +104,7 @@ async def main(runs: int) -> int:
                         spare_process=False, journal_dir=str(Path(TMP.name) / "journal"))
     bus = EventBus()
     sub = bus.subscribe(name="bench")
-    server = ProxyServer(Engine(settings, bus))
+    server = ProxyServer(sdk_engine(settings, bus))
     await server.start()
     worst = 0.0
     try:

@@ -19,7 +19,7 @@ import anthropic
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tui_proxy.core.bus import EventBus  # noqa: E402
-from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
 from tui_proxy.config.settings import Settings  # noqa: E402
 
@@ -39,7 +39,7 @@ async def main(requests: int, kib: int, writable: bool = False) -> None:
     settings = Settings(host="127.0.0.1", port=0, cwd=str(tmp), cli_path=str(FAKE),
                         journal_dir=str(tmp / ("ok" if writable else "blocker") / "journal"),
                         spare_process=False)
-    engine = Engine(settings, EventBus())
+    engine = sdk_engine(settings, EventBus())
     server = ProxyServer(engine)
     await server.start()
     client = anthropic.AsyncAnthropic(base_url=server.url, api_key="x", max_retries=0)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 FAKE = ROOT / "tests" / "fake_cli" / "fake_claude"
 TMP = tempfile.TemporaryDirectory(prefix="bench-")  # removed at exit
 
-from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.sdk.options import build_options  # noqa: E402
 from tui_proxy.sdk.transport import FastCloseTransport  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
@@ -83,7 +83,7 @@ async def main(runs: int) -> None:
     # Cold on both sides: no warm pool, no spare (bench/warm_start.py measures those).
     settings = Settings(port=0, cwd=cwd, cli_path=str(FAKE), pool_size=0, spare_process=False,
                         journal_dir=str(Path(cwd) / "journal"))
-    engine = Engine(settings)
+    engine = sdk_engine(settings)
     server = ProxyServer(engine)
     await server.start()
     client = anthropic.AsyncAnthropic(base_url=server.url, api_key="x", max_retries=0)

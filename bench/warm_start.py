@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 FAKE = ROOT / "tests" / "fake_cli" / "fake_claude"
 TMP = tempfile.TemporaryDirectory(prefix="bench-")  # removed at exit
 
-from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
 from tui_proxy.config.settings import Settings  # noqa: E402
 
@@ -52,7 +52,7 @@ async def ttft(client, messages) -> tuple[float, list]:
 
 async def measure(runs: int, **settings) -> dict[str, list[float]]:
     cwd = TMP.name
-    engine = Engine(Settings(port=0, cwd=cwd, cli_path=str(FAKE), **settings))
+    engine = sdk_engine(Settings(port=0, cwd=cwd, cli_path=str(FAKE), **settings))
     server = ProxyServer(engine)
     await server.start()
     client = anthropic.AsyncAnthropic(base_url=server.url, api_key="x", max_retries=0)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 FAKE = ROOT / "tests" / "fake_cli" / "fake_claude"
 TMP = tempfile.TemporaryDirectory(prefix="bench-")  # removed at exit
 
-from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
 from tui_proxy.config.settings import Settings  # noqa: E402
 
@@ -97,7 +97,7 @@ async def main() -> None:
     settings = Settings(port=0, cwd=TMP.name, cli_path=str(FAKE), pool_size=0,
                         spare_process=False, journal_dir=str(Path(TMP.name) / "journal"))
     size = args.size or settings.max_body_bytes - 1024
-    server = ProxyServer(Engine(settings))
+    server = ProxyServer(sdk_engine(settings))
     await server.start()
     loop = asyncio.get_running_loop()
     worst = 0.0

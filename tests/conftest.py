@@ -31,6 +31,7 @@ os.environ["CLAUDE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="fake-claude-config-")
 
 from tui_proxy.core.bus import EventBus  # noqa: E402
 from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
 from tui_proxy.config.settings import Settings  # noqa: E402
 
@@ -122,7 +123,7 @@ async def start_proxy(tmp_path):
 
     async def start(**overrides) -> RunningProxy:
         bus = EventBus()
-        engine = Engine(make_settings(tmp_path, **overrides), bus)
+        engine = sdk_engine(make_settings(tmp_path, **overrides), bus)
         proxy = RunningProxy(engine, ProxyServer(engine), bus)
         proxy._sub = bus.subscribe(name="test")
         await proxy.server.start()

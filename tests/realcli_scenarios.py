@@ -37,6 +37,7 @@ from upstream_stub import MessagesStub, Text, ToolUse  # noqa: E402
 from sse_grammar import check_stream  # noqa: E402
 from tui_proxy.core.bus import EventBus  # noqa: E402
 from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.core.events import SdkSpawned  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
 from tui_proxy.config.settings import Settings  # noqa: E402
@@ -74,7 +75,7 @@ class Harness:
         values.update(settings)
         self.bus = EventBus()
         self.sub = self.bus.subscribe(name="scenario")
-        self.engine = Engine(Settings(**values), self.bus)
+        self.engine = sdk_engine(Settings(**values), self.bus)
         self.server = ProxyServer(self.engine)
         self.events: list[Any] = []
 

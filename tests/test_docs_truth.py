@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tui_proxy.cli import build_parser
-from tui_proxy.sdk.options import effective_mode
+from tui_proxy.core.modes import effective_mode
 from tui_proxy.config.settings import MODES, Settings
 from tui_proxy.wire.request import parse_messages_request
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tui_proxy.core.pool import pool_key
+from tui_proxy.sdk.runner import pool_key
 from tui_proxy.config.settings import Settings, SettingsError, load_settings
 from tui_proxy.wire import fields as F
 from tui_proxy.wire.errors import ProxyError

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import make_settings
-from tui_proxy.core.engine import Engine
+from tui_proxy.sdk.runner import sdk_engine
 from tui_proxy.http.server import ProxyServer
 
 VALID = {"model": "claude-sonnet-5-5", "max_tokens": 5,
@@ -68,7 +68,7 @@ def server(tmp_path_factory):
     """The proxy on its own loop in a thread, so hypothesis can drive it synchronously."""
     loop = asyncio.new_event_loop()
     tmp = tmp_path_factory.mktemp("fuzz")
-    proxy = ProxyServer(Engine(make_settings(tmp, max_body_bytes=512 * 1024)))
+    proxy = ProxyServer(sdk_engine(make_settings(tmp, max_body_bytes=512 * 1024)))
     ready = threading.Event()
 
     def run():

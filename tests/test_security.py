@@ -12,7 +12,7 @@ import anthropic
 import pytest
 
 from conftest import FAKE_CLAUDE, make_settings
-from tui_proxy.core.engine import Engine
+from tui_proxy.sdk.runner import sdk_engine
 from tui_proxy.http.security import (LOOP_VALUES, MAX_VALUES, BindRefused, load_body,
                                 nesting_depth)
 from tui_proxy.wire.errors import ProxyError
@@ -35,7 +35,7 @@ async def post(url, *, headers=None, data=None, json_body=BODY):
 
 
 async def test_listening_beyond_loopback_needs_a_key(tmp_path):
-    server = ProxyServer(Engine(make_settings(tmp_path, host="0.0.0.0")))
+    server = ProxyServer(sdk_engine(make_settings(tmp_path, host="0.0.0.0")))
     with pytest.raises(BindRefused, match="CLAUDE_PROXY_API_KEY"):
         await server.start()
     proc = subprocess.run([sys.executable, "-m", "tui_proxy", "--headless", "--host", "0.0.0.0",

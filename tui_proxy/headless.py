@@ -11,7 +11,7 @@ from typing import TextIO
 
 from tui_proxy.core import logbridge
 from tui_proxy.core.bus import EventBus
-from tui_proxy.core.engine import Engine
+from tui_proxy.sdk.runner import sdk_engine
 from tui_proxy.core.events import (
     ApiRetry, Cancelled, Event, FileOp, FlowFailed, FlowFinished, FlowQueued, FlowStarted, Note,
     ProxyLog, RateLimitInfo, SdkSpawned, SessionInfo, SettingsApplied, StderrLine, TextDelta,
@@ -124,7 +124,7 @@ async def run_headless(settings: Settings, out: TextIO = sys.stdout) -> int:
     remember_environment()
     bus = EventBus()
     handler = logbridge.install(bus, settings.debug, settings.log_level)
-    engine = Engine(settings, bus)
+    engine = sdk_engine(settings, bus)
     server = ProxyServer(engine)
     stop = asyncio.Event()
     printer_done = asyncio.Event()

@@ -39,6 +39,7 @@ from aiohttp import ClientSession, ClientTimeout, web  # noqa: E402
 from netns import leftover_processes, only_loopback  # noqa: E402,F401 (scenarios use them)
 from tui_proxy.core.bus import EventBus  # noqa: E402
 from tui_proxy.core.engine import Engine  # noqa: E402
+from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
 from tui_proxy.config.settings import Settings  # noqa: E402
 
@@ -163,7 +164,7 @@ class ProxyHarness:
                       spare_process=False, journal_dir=str(work / "journal"))
         values.update(settings)
         self.bus = EventBus()
-        self.engine = Engine(Settings(**values), self.bus)
+        self.engine = sdk_engine(Settings(**values), self.bus)
         self.server = ProxyServer(self.engine)
         self.tap: Tap | None = None
 

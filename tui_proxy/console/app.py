@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 from tui_proxy.core import logbridge
 from tui_proxy.core.bus import EventBus
 from tui_proxy.core.engine import Engine
+from tui_proxy.sdk.runner import sdk_engine
 from tui_proxy.core.events import FlowFailed, SettingsApplied
 from tui_proxy.sdk.login import PROXY_LOGIN
 from tui_proxy.http.server import ProxyServer
@@ -99,7 +100,7 @@ class ProxyConsole(App[int]):
                  screenshot_dir: Path | None = None, drain_hz: float = DRAIN_HZ) -> None:
         super().__init__()
         self.bus = bus or (engine.bus if engine else EventBus())
-        self.engine = engine or Engine(settings, self.bus)
+        self.engine = engine or sdk_engine(settings, self.bus)
         self.server = ProxyServer(self.engine)
         self.config_file = config_file
         self.flags = dict(flags or {})

@@ -21,10 +21,10 @@ from tui_proxy.core.events import (
 )
 from tui_proxy.core.flow import Flow, FlowState, FlowStore
 from tui_proxy.core.parking import ParkedRuns
-from tui_proxy.core.pool import WarmPool, pool_key
-from tui_proxy.sdk.cli_locate import CliInfo, locate_cli
-from tui_proxy.sdk.driver import PARKED, FlowDriver, Sink, new_live_run, tool_results_of
-from tui_proxy.sdk.options import effective_mode
+from tui_proxy.core.modes import effective_mode
+from tui_proxy.core.pool import WarmPool
+from tui_proxy.core.runner import PARKED, CliInfo, FlowRun, Runner, Sink
+from tui_proxy.wire.history import tool_results_of
 from tui_proxy.config.settings import Settings, changed_keys
 from tui_proxy.wire.errors import ClientGone, ProxyError, cancelled
 from tui_proxy.wire.request import MessagesRequest
@@ -84,13 +84,13 @@ class SlotLimiter:
 
 
 class Engine:
-    def __init__(self, settings: Settings, bus: EventBus | None = None) -> None:
+    def __init__(self, settings: Settings, bus: EventBus | None, runner: Runner) -> None:
         self.settings = settings
         self.bus = bus or EventBus()
+        self.runner = runner  # how flows run (the SDK adapter); the engine decides when
         self.flows = FlowStore()
         self.slots = SlotLimiter(settings.max_concurrent, settings.max_queue)
-        self.cli: CliInfo = locate_cli(settings.cli_path, settings.sources.get("cli_path",
-                                                                               "setting"))
+        self.cli: CliInfo = runner.locate(settings)
         self.started_at = time.time()
         self.shutting_down = False
         self.parked = ParkedRuns(self)
@@ -137,9 +137,9 @@ class Engine:
         return flow
 
     async def execute(self, flow: Flow, request: MessagesRequest, sink: Sink,
-                      resume: str | None = None) -> tuple[ProxyError | None, FlowDriver | None]:
+                      resume: str | None = None) -> ProxyError | None:
         """Run ``flow`` to its terminal state. Never raises; returns the client's error."""
-        driver: FlowDriver | None = None
+        driver: FlowRun | None = None
         error: ProxyError | None = None
         acquired = False
         claimed = None
@@ -181,12 +181,11 @@ class Engine:
                     self.publish(Note(flow.id, "info", f"continues conversation "
                                       f"#{claimed.id} (session {claimed.session_id}): "
                                       "only the new turns are sent"))
-            key = pool_key(self.settings, request, flow.mode, self.cli.path)
-            driver = FlowDriver(flow, request, self.settings, self.cli.path, flow.mode,
-                                self.publish, sink, resume, adopt=adopt,
-                                adopted_from=adopted_from,
-                                pool=self.pool if self.settings.pool_size > 0 else None,
-                                pool_key=key)
+            key = self.runner.pool_key(self.settings, request, flow.mode, self.cli.path)
+            driver = self.runner.flow_run(
+                flow, request, self.settings, self.cli.path, self.publish, sink, resume,
+                adopt=adopt, adopted_from=adopted_from,
+                pool=self.pool if self.settings.pool_size > 0 else None, pool_key=key)
             outcome = await driver.run()
             if driver.new_conversation_spawned:
                 self._prepare_spare(key, request, flow)
@@ -215,7 +214,7 @@ class Engine:
                 self.publish(Parked(flow.id, tuple(u["id"] for u in flow.waiting_on),
                                     tuple(u["name"] for u in flow.waiting_on),
                                     self.settings.parked_timeout_ms / 1000))
-                return None, driver
+                return None
             flow.state = FlowState.DONE
         except ProxyError as exc:
             error = exc
@@ -237,8 +236,8 @@ class Engine:
                 self.slots.release()
         if error is not None and claimed is not None:
             self.conversations.release(claimed)  # what the session holds is now unknown
-        self._finish(flow, error)
-        return error, driver
+        self.finish(flow, error)
+        return error
 
     def _opened(self, flow: Flow, body: dict[str, Any] | None) -> None:
         self.flows.add(flow)
@@ -260,20 +259,19 @@ class Engine:
                     mode="rejected", summary={"rejected": error.message[:200]})
         self._opened(flow, data)
         flow.state = FlowState.ERROR
-        self._finish(flow, error)
+        self.finish(flow, error)
         return flow
 
     def _prepare_spare(self, key: str, request: MessagesRequest, flow: Flow) -> None:
-        async def start():
-            live = new_live_run(self.settings, request, flow.mode, self.cli.path, None,
-                                flow.id, self.publish)
-            await live.connect()
-            return live
+        def start():
+            return self.runner.start_spare(self.settings, request, flow.mode, self.cli.path,
+                                           flow.id, self.publish)
 
         if self.settings.pool_size > 0 and not self.shutting_down and not self.cli.error:
             self.pool.prepare_spare(key, start)
 
-    def _finish(self, flow: Flow, error: ProxyError | None) -> None:
+    def finish(self, flow: Flow, error: ProxyError | None) -> None:
+        """Record a flow's terminal state and publish it (engine and parked runs)."""
         if flow.finished_mono is None:
             flow.finished_mono = time.monotonic()
         if error is not None:
@@ -323,7 +321,7 @@ class Engine:
         changed = changed_keys(self.settings, new)
         self.settings = new
         if "cli_path" in changed:
-            self.cli = locate_cli(new.cli_path, new.sources.get("cli_path", "setting"))
+            self.cli = self.runner.locate(new)
         if {"max_concurrent", "max_queue"} & set(changed):
             self.slots.resize(new.max_concurrent, new.max_queue)
         self.pool.size, self.pool.idle_s = new.pool_size, new.pool_idle_s

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 from tui_proxy.core.events import Cancelled, Note
 from tui_proxy.core.flow import Flow, FlowState
 from tui_proxy.wire.errors import cancelled
-from tui_proxy.sdk.client_tools import offered_tools, tool_signature
+from tui_proxy.wire.tools import offered_tools, tool_signature
 from tui_proxy.wire.history import blocks_of
 from tui_proxy.wire.request import MessagesRequest
 
 if TYPE_CHECKING:
     from tui_proxy.core.engine import Engine
-    from tui_proxy.sdk.live_run import LiveRun
+    from tui_proxy.core.runner import LiveProcess as LiveRun
 
 
 @dataclass(eq=False)
@@ -99,7 +99,7 @@ class ParkedRuns:
             return None, None
         self._detach(entry)
         entry.flow.state = FlowState.DONE  # its tool calls got their answers
-        self.engine._finish(entry.flow, None)
+        self.engine.finish(entry.flow, None)
         why = misfit(entry, request)
         if why is not None:
             self._spawn_close(entry)
@@ -153,7 +153,7 @@ class ParkedRuns:
             flow.state = FlowState.CANCELLED
             flow.cancel_reason = reason
             self.engine.publish(Cancelled(flow.id, reason))
-            self.engine._finish(flow, cancelled(reason, flow.id))
+            self.engine.finish(flow, cancelled(reason, flow.id))
 
     async def release_all(self, reason: str) -> None:
         for entry in self.entries():

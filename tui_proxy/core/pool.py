@@ -21,21 +21,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from tui_proxy.wire.request import MessagesRequest
 
 if TYPE_CHECKING:
-    from tui_proxy.sdk.live_run import LiveRun
-    from tui_proxy.config.settings import Settings
-
-
-def pool_key(settings: "Settings", request: MessagesRequest, mode: str,
-             cli_path: str | None) -> str:
-    from tui_proxy.sdk.client_tools import offered_tools
-    from tui_proxy.sdk.workdir import run_cwd
-    cwd = run_cwd(settings.cwd, request.system_text, mode)
-    spawn_time = [mode, request.system_text, offered_tools(request), request.thinking or {},
-                  cwd, settings.permission_mode, cli_path,
-                  # effort, output format, task budget, betas, CLI built-ins, tool choice
-                  request.spawn_options]
-    raw = json.dumps(spawn_time, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    from tui_proxy.core.runner import LiveProcess as LiveRun
 
 
 @dataclass(eq=False)

@@ -205,7 +205,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     flow.task = task
     keepalive = asyncio.create_task(sink.keepalive()) if isinstance(sink, SseSink) else None
     try:
-        error, driver = await asyncio.shield(task)
+        error = await asyncio.shield(task)
     except asyncio.CancelledError:
         # aiohttp cancels the handler when the client disconnects; the server's own
         # shutdown cancels flows through the engine first.
@@ -229,7 +229,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
                 response = error_response(error, request_id)
                 response.headers.update(headers)
                 return response
-            await sink.fail(driver.translator if driver else None, error)
+            await sink.fail(error)
         return await sink.finish()
     if error is not None:
         response = error_response(error, request_id)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from tui_proxy.wire import sse
 from tui_proxy.wire.errors import ClientGone, ProxyError
-from tui_proxy.wire.stream import MessageAccumulator, StreamTranslator
+from tui_proxy.wire.stream import MessageAccumulator
 
 SESSION_HEADER = "X-Claude-Session-ID"
 
@@ -31,6 +31,10 @@ class SseSink:
         self.response: web.StreamResponse | None = None
         self.last_write = time.monotonic()
         self._lock = asyncio.Lock()
+        # What the client has been sent, so a failure can close exactly what is open.
+        self._message_usage: dict[str, Any] | None = None  # set by message_start
+        self._open_blocks: list[int] = []
+        self._stopped = False
 
     @property
     def started(self) -> bool:
@@ -61,7 +65,32 @@ class SseSink:
             self.last_write = time.monotonic()
 
     async def send(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            kind = event.get("type")
+            if kind == "message_start":
+                self._message_usage = dict(event.get("message", {}).get("usage") or {})
+            elif kind == "content_block_start":
+                self._open_blocks.append(event.get("index", 0))
+            elif kind == "content_block_stop" and event.get("index") in self._open_blocks:
+                self._open_blocks.remove(event.get("index"))
+            elif kind == "message_stop":
+                self._stopped = True
         await self._write(b"".join(sse.encode(event) for event in events))
+
+    def _closing(self) -> list[dict[str, Any]]:
+        """The events that close what this stream opened (blocks, then the message)."""
+        if self._message_usage is None or self._stopped:
+            return []  # no message to close: the API sends a bare error here too
+        usage = {"input_tokens": int(self._message_usage.get("input_tokens") or 0),
+                 "output_tokens": 0, "cache_creation_input_tokens": 0,
+                 "cache_read_input_tokens": 0}
+        out: list[dict[str, Any]] = [{"type": "content_block_stop", "index": i}
+                                     for i in self._open_blocks]
+        out.append({"type": "message_delta", "delta": {"stop_reason": None,
+                                                        "stop_sequence": None},
+                    "usage": usage})
+        out.append({"type": "message_stop"})
+        return out
 
     async def keepalive(self) -> None:
         """Runs beside the flow: a ping after each ``ping_interval`` of silence."""
@@ -75,9 +104,9 @@ class SseSink:
         except ClientGone:
             return
 
-    async def fail(self, translator: StreamTranslator | None, error: ProxyError) -> None:
+    async def fail(self, error: ProxyError) -> None:
         """Mid-stream failure: close the open block and the message, then ``event: error``."""
-        events = translator.finish(None, None) if translator is not None else []
+        events = self._closing()
         events.append(error.body(self.request_id))
         try:
             await self.send(events)

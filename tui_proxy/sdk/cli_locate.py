@@ -10,20 +10,9 @@ import asyncio
 import os
 import platform
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class CliInfo:
-    path: str | None
-    source: str          # "setting (flag/env/file)", "bundled with claude-agent-sdk", "PATH", …
-    version: str | None = None
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {"path": self.path, "source": self.source, "version": self.version,
-                "error": self.error}
+from tui_proxy.core.runner import CliInfo  # noqa: F401  (part of this module's answer)
 
 
 def _bundled() -> Path | None:

@@ -31,6 +31,8 @@ from tui_proxy.wire.history import blocks_of, build_prompt
 from tui_proxy.wire.request import MessagesRequest
 from tui_proxy.wire.stops import StopRules
 from tui_proxy.wire.stream import MessageAccumulator, StreamTranslator
+from tui_proxy.core.runner import DONE, PARKED, Sink
+from tui_proxy.wire.history import tool_results_of
 from tui_proxy.sdk.client_tools import PREFIX, ToolBridge, client_name, offered_tools
 from tui_proxy.sdk.failures import FailureFacts, classify_api_error, classify_exception
 from tui_proxy.sdk.live_run import LiveRun, StartupTimeout
@@ -42,16 +44,9 @@ from tui_proxy.sdk.workdir import run_cwd
 if TYPE_CHECKING:
     from tui_proxy.core.pool import WarmPool
 
-DONE, PARKED = "done", "parked"
 CUT = "cut"  # _handle: a proxy-side stop rule ended the response (see _cut)
 # Tools the CLI runs itself inside the turn for the request (never handed to the client).
 PROXY_SIDE_TOOLS = frozenset({"WebSearch", "WebFetch", "StructuredOutput"})
-
-
-class Sink(Protocol):
-    session_id: str | None
-
-    async def send(self, events: list[dict[str, Any]]) -> None: ...
 
 
 def is_session_id(value: str | None) -> bool:
@@ -62,12 +57,6 @@ def is_session_id(value: str | None) -> bool:
     except ValueError:
         return False
     return True
-
-
-def tool_results_of(request: MessagesRequest) -> dict[str, dict[str, Any]]:
-    """tool_use_id -> tool_result block, from the request's last user message."""
-    last = request.messages[-1]
-    return {b["tool_use_id"]: b for b in blocks_of(last) if b.get("type") == "tool_result"}
 
 
 def new_live_run(settings: Settings, request: MessagesRequest, mode: str,

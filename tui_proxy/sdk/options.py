@@ -14,6 +14,7 @@ from tui_proxy.config.settings import Settings
 from tui_proxy.wire.models import resolve_model
 from tui_proxy.wire.request import THINKING_DISPLAYS, MessagesRequest
 from tui_proxy.wire.jsonsafe import printable
+from tui_proxy.core.modes import effective_mode  # noqa: F401  (re-exported)
 from tui_proxy.sdk.child import explicit_env
 from tui_proxy.sdk.workdir import run_cwd
 
@@ -29,15 +30,6 @@ MAX_BUFFER_SIZE = 64 * 1024 * 1024
 # "<total_tokens>" reminder is appended inside every tool_result and a newline to its text);
 # ENABLE_TOOL_SEARCH=false keeps the client's tools declared as sent (no CLI tool search).
 CONVERSATION_ENV = {"CLAUDE_CODE_TOTAL_TOKENS_REMINDER": "off", "ENABLE_TOOL_SEARCH": "false"}
-
-
-def effective_mode(settings: Settings, request: MessagesRequest) -> str:
-    """agent, passthrough (the default when the request carries tools) or chat."""
-    if settings.mode == "agent":
-        return "agent"
-    if settings.mode in ("auto", "passthrough") and request.tools:
-        return "passthrough"
-    return "chat"
 
 
 PASSTHROUGH_NOTE = (

@@ -122,3 +122,9 @@ def prompt_preview(blocks: list[dict[str, Any]], limit: int = 200) -> str:
     media = [b["type"] for b in blocks if b["type"] != "text"]
     preview = text[-limit:] if len(text) > limit else text
     return preview + (f" [+{len(media)} media]" if media else "")
+
+
+def tool_results_of(request: Any) -> dict[str, dict[str, Any]]:
+    """tool_use_id -> tool_result block, from the request's last user message."""
+    last = request.messages[-1]
+    return {b["tool_use_id"]: b for b in blocks_of(last) if b.get("type") == "tool_result"}
