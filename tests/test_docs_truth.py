@@ -71,3 +71,35 @@ def test_readme_figures_name_the_cli_version_they_were_measured_on(stale):
     """A figure names the version it was measured on, never 'the bundled CLI x.y.z' (which
     goes stale with every SDK release)."""
     assert not re.search(stale, README)
+
+
+def settings_table() -> dict[str, list[str]]:
+    rows = {}
+    for line in README.splitlines():
+        match = re.match(r"\| `(\w+)` \| `(\w+)` \|", line)
+        if match:
+            rows[match.group(1)] = [c.strip() for c in line.strip().strip("|").split("|")]
+    return rows
+
+
+def test_the_readme_settings_table_is_the_declared_settings():
+    """One row per setting of settings.FIELDS, in order, with its variable and default."""
+    from tui_proxy.config.settings import FIELDS
+
+    rows = settings_table()
+    assert list(rows) == [f.name for f in FIELDS]
+    for f in FIELDS:
+        assert rows[f.name][1] == f"`{f.env}`", f.name
+        default = f.default
+        if default in (None, {}, ()):
+            continue
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        assert rows[f.name][2] == f"`{shown}`", f.name
+
+
+def test_the_readme_command_line_names_every_declared_flag():
+    from tui_proxy.config.settings import FLAG_FIELDS
+
+    usage = README.split("\n## Command line\n", 1)[1].split("```", 2)[1]
+    named = set(re.findall(r"\[(--[\w-]+)", usage))
+    assert named == {f.flag_name for f in FLAG_FIELDS} | {"--headless", "--config"}

@@ -10,9 +10,9 @@ import sys
 from typing import Callable
 
 from tui_proxy import __version__
-from tui_proxy.config.settings import MODES, PERMISSION_MODES, SettingsError, load_settings
+from tui_proxy.config.settings import FLAG_FIELDS, Field, SettingsError, load_settings
 
-SETTING_FLAGS = ("host", "port", "cwd", "cli_path", "mode", "permission_mode", "debug", "socket")
+SETTING_FLAGS = tuple(f.name for f in FLAG_FIELDS)
 SUBCOMMAND_HELP = {
     "init-config": "write a commented settings file (every setting, commented out)",
     "config": "print the effective settings and where each value came from",
@@ -27,23 +27,41 @@ SUBCOMMAND_HELP = {
 }
 
 
+def flag_help(f: Field) -> str:
+    """A flag's help: the setting's own text (the settings file shows the same), with its
+    default when the text does not already say it."""
+    default = f.default
+    if "default" in f.help or default is None or isinstance(default, bool):
+        return f.help
+    return f"{f.help} (default {default})"
+
+
+def _flag_type(f: Field) -> Callable[[str], object]:
+    """The setting's own parser, so a bad value is argparse's usage error (exit 2)."""
+    def parse(raw: str) -> object:
+        try:
+            return f.parse(raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = f.name  # argparse names it in "invalid <name> value"
+    return parse
+
+
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (default 3456; 0 picks a free port)")
-    parser.add_argument("--socket", metavar="PATH",
-                        help="also listen on this Unix socket, mode 0600: only your user can "
-                        "connect (curl --unix-socket PATH http://localhost/...)")
-    parser.add_argument("--cwd", help="working directory of Claude's runs")
-    parser.add_argument("--cli-path", dest="cli_path", help="the claude executable to drive")
+    """One flag per setting declared with ``flag=True`` in ``settings.FIELDS``, then
+    ``--config``."""
+    for f in FLAG_FIELDS:
+        if f.switch:
+            parser.add_argument(f.flag_name, dest=f.name, action="store_true", default=None,
+                                help=flag_help(f))
+        elif f.choices:
+            parser.add_argument(f.flag_name, dest=f.name, choices=f.choices, metavar=f.metavar,
+                                help=flag_help(f))
+        else:
+            parser.add_argument(f.flag_name, dest=f.name, type=_flag_type(f), metavar=f.metavar,
+                                help=flag_help(f))
     parser.add_argument("--config", help="settings file (TOML)")
-    parser.add_argument("--mode", choices=MODES,
-                        help="auto (default): passthrough for requests with tools, else chat; "
-                        "passthrough: the same; chat: client tools ignored; agent: Claude Code's "
-                        "own tools in --cwd")
-    parser.add_argument("--permission-mode", dest="permission_mode", choices=PERMISSION_MODES,
-                        help="permission mode of agent runs")
-    parser.add_argument("--debug", action="store_true", default=None,
-                        help="verbose logging, per-token lines in headless mode")
 
 
 def build_parser() -> argparse.ArgumentParser:

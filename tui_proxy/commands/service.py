@@ -22,12 +22,10 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from tui_proxy.config.settings import FIELD_BY_NAME, Settings
+from tui_proxy.config.settings import FIELD_BY_NAME, FLAG_FIELDS, Settings
 
 NAME = "claude-proxy-tui"
 LABEL = "local.claude-proxy-tui"
-FLAG_NAMES = {"host": "--host", "port": "--port", "cwd": "--cwd", "cli_path": "--cli-path",
-              "mode": "--mode", "permission_mode": "--permission-mode", "socket": "--socket"}
 
 Runner = Callable[..., subprocess.CompletedProcess]
 
@@ -46,18 +44,18 @@ def command(settings: Settings, flags: Mapping[str, Any] | None = None) -> list[
     argv = program() + ["--headless"]
     if settings.config_file:
         argv += ["--config", str(Path(settings.config_file).expanduser().resolve())]
-    for name, value in (flags or {}).items():
-        if value is None or name not in FLAG_NAMES and name != "debug":
+    given = flags or {}
+    for f in FLAG_FIELDS:  # the run command's flags, as settings.FIELDS declares them
+        if given.get(f.name) is None:
             continue
-        if name == "debug":
+        value = getattr(settings, f.name)  # the flag's value, parsed (cwd resolved)
+        if f.switch:
             if value:
-                argv.append("--debug")
+                argv.append(f.flag_name)
             continue
-        if name == "cwd":
-            value = settings.cwd  # resolved, absolute
-        if name == "socket":
+        if f.path:
             value = os.path.abspath(os.path.expanduser(str(value)))  # the unit's cwd differs
-        argv += [FLAG_NAMES[name], str(value)]
+        argv += [f.flag_name, str(value)]
     return argv
 
 

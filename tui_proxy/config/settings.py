@@ -58,6 +58,7 @@ def _parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
             raise ValueError(f"must be one of {', '.join(choices)}; got {value!r}")
         return value
 
+    parse.choices = choices  # type: ignore[attr-defined]  # a flag offers these
     return parse
 
 
@@ -107,26 +108,62 @@ def _parse_aliases(raw: Any) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Field:
+    """One setting: its key (in the file, ``Settings`` and ``config``), environment variable,
+    parser and help. ``flag=True`` also makes it a command-line flag of the run command (and of
+    ``config``, ``doctor``, ``install-service``): ``--`` + the key with dashes, its choices
+    those of a choice parser, a boolean a switch, ``metavar`` the placeholder in ``--help``.
+    ``path=True``: a flag value made absolute where it is written for another working
+    directory (the service unit). The default is the ``Settings`` field's."""
     name: str
     env: str | None
     parse: Callable[[Any], Any]
     help: str
+    flag: bool = False
+    metavar: str | None = None
+    path: bool = False
+
+    @property
+    def flag_name(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        return getattr(self.parse, "choices", None)
+
+    @property
+    def switch(self) -> bool:
+        return self.parse is _parse_bool
+
+    @property
+    def default(self) -> Any:
+        """The default, or None where it depends on the machine (cwd) or is unset."""
+        spec = Settings.__dataclass_fields__[self.name]
+        if spec.default is not dataclasses.MISSING:
+            return spec.default
+        if spec.default_factory is not dataclasses.MISSING and self.name != "cwd":
+            return spec.default_factory()
+        return None
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("host", "CLAUDE_PROXY_HOST", _parse_str, "address to listen on"),
-    Field("port", "CLAUDE_PROXY_PORT", _parse_int(0, 65535), "port to listen on (0 picks a free one)"),
-    Field("cwd", "CLAUDE_PROXY_CWD", _parse_str, "working directory of Claude's runs"),
+    Field("host", "CLAUDE_PROXY_HOST", _parse_str, "address to listen on", flag=True),
+    Field("port", "CLAUDE_PROXY_PORT", _parse_int(0, 65535),
+          "port to listen on; 0 picks a free one", flag=True),
+    Field("cwd", "CLAUDE_PROXY_CWD", _parse_str, "working directory of Claude's runs",
+          flag=True, path=True),
     Field("cli_path", "CLAUDE_PROXY_CLI_PATH", _parse_optional_str,
-          "the claude executable the SDK drives (default: the SDK's own lookup)"),
+          "the claude executable the SDK drives (default: the SDK's own lookup)", flag=True),
     Field("timeout_ms", "CLAUDE_PROXY_TIMEOUT_MS", _parse_int(1), "total time limit of one request"),
     Field("inactivity_ms", "CLAUDE_PROXY_INACTIVITY_MS", _parse_int(1),
           "limit on time without any SDK message"),
     Field("permission_mode", "CLAUDE_PROXY_PERMISSION_MODE", _parse_choice(PERMISSION_MODES),
-          "permission mode of agent runs"),
+          "permission mode of agent runs", flag=True),
     Field("mode", "CLAUDE_PROXY_MODE", _parse_choice(MODES),
-          "auto (passthrough with client tools, else chat), chat, agent, passthrough"),
-    Field("debug", "OPENCODE_CLAUDE_PROVIDER_DEBUG", _parse_bool, "verbose logging"),
+          "auto (default): passthrough for requests with client tools, else chat; "
+          "passthrough: the same; chat: client tools ignored; agent: Claude Code's own tools "
+          "in the cwd", flag=True),
+    Field("debug", "OPENCODE_CLAUDE_PROVIDER_DEBUG", _parse_bool,
+          "verbose logging, per-token lines in headless mode", flag=True),
     Field("max_concurrent", "CLAUDE_PROXY_MAX_CONCURRENT", _parse_int(1, 256),
           "concurrent SDK runs; more requests queue"),
     Field("max_queue", "CLAUDE_PROXY_MAX_QUEUE", _parse_int(0, 100_000),
@@ -153,7 +190,8 @@ FIELDS: tuple[Field, ...] = (
     Field("api_key", "CLAUDE_PROXY_API_KEY", _parse_optional_str,
           "key clients must send (x-api-key or Bearer); required to bind beyond loopback"),
     Field("socket", "CLAUDE_PROXY_SOCKET", _parse_optional_str,
-          "also listen on this Unix socket, mode 0600 (only your user can connect)"),
+          "also listen on this Unix socket, mode 0600: only your user can connect "
+          "(curl --unix-socket PATH http://localhost/...)", flag=True, metavar="PATH", path=True),
     Field("allow_other_users", "CLAUDE_PROXY_ALLOW_OTHER_USERS", _parse_bool,
           "let other local users' loopback connections in (default: refused with 403 "
           "where the owner can be told, Linux)"),
@@ -179,6 +217,7 @@ FIELDS: tuple[Field, ...] = (
           "x-claude-proxy-ignored header) or reject (400 naming them)"),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
+FLAG_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if f.flag)
 
 
 @dataclass(frozen=True)
@@ -308,7 +347,7 @@ def load_settings(
     for name, value in flags.items():
         if name not in FIELD_BY_NAME:
             raise SettingsError(f"unknown flag setting {name!r}")
-        layers[name] = (value, f"flag:--{name.replace('_', '-')}")
+        layers[name] = (value, f"flag:{FIELD_BY_NAME[name].flag_name}")
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {f.name: "default" for f in FIELDS}

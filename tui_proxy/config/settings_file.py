@@ -6,13 +6,17 @@ environment variable and default — is listed, commented out; uncommenting a li
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from tui_proxy.config.settings import FIELDS, Settings, default_config_path
+from tui_proxy.config.settings import (
+    FIELD_BY_NAME,
+    FIELDS,
+    Settings,
+    default_config_path,
+)
 
 SECRET_KEYS = frozenset({"api_key"})
 _DEFAULT_NOTES = {
@@ -58,12 +62,7 @@ def _toml_key(key: str) -> str:
 
 
 def field_default(name: str) -> Any:
-    spec = Settings.__dataclass_fields__[name]
-    if spec.default is not dataclasses.MISSING:
-        return spec.default
-    if spec.default_factory is not dataclasses.MISSING and name != "cwd":
-        return spec.default_factory()
-    return None
+    return FIELD_BY_NAME[name].default  # declared once, in settings.py
 
 
 def render_config() -> str:
