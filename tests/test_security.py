@@ -94,6 +94,7 @@ async def test_limits_on_messages_nesting_and_size(start_proxy):
     many = {**BODY, "messages": [{"role": "user", "content": "x"}] * 4}
     status, _, body = await post(proxy.url, json_body=many)
     assert status == 413 and "CLAUDE_PROXY_MAX_MESSAGES" in body["error"]["message"]
+    shape(body, "request_too_large")
     deep = '{"model":"m","max_tokens":1,"messages":' + "[" * 5000 + "]" * 5000 + "}"
     status, _, body = await post(proxy.url, headers={"Content-Type": "application/json"},
                                  data=deep.encode())
@@ -102,6 +103,27 @@ async def test_limits_on_messages_nesting_and_size(start_proxy):
                                  data=b"x" * (70 * 1024))
     assert status == 413
     shape(body, "request_too_large")
+
+
+async def count_tokens(url, body):
+    async with aiohttp.ClientSession() as session, \
+            session.post(url + "/v1/messages/count_tokens", json=body) as r:
+        return r.status, await r.json(content_type=None)
+
+
+async def test_max_messages_is_the_one_limit_on_messages_with_one_status(start_proxy):
+    """The setting alone decides: above the old built-in 10,000 when it is set higher, and
+    413 (never a 400 from a second limit) on both endpoints when a body has more."""
+    many = {**BODY, "messages": [{"role": "user", "content": "x"}] * 10_001}
+    proxy = await start_proxy(max_messages=20_000)
+    status, body = await count_tokens(proxy.url, many)
+    assert status == 200, body
+    proxy = await start_proxy(max_messages=10_000)
+    for status, body in [await count_tokens(proxy.url, many),
+                         (await post(proxy.url, json_body=many))[::2]]:
+        assert status == 413, body
+        shape(body, "request_too_large")
+        assert "10001 messages exceed the limit of 10000" in body["error"]["message"]
 
 
 async def test_a_stalled_upload_times_out(start_proxy):

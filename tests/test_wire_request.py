@@ -75,3 +75,13 @@ def test_error_body_shape():
     assert body == {"type": "error", "error": {"type": "invalid_request_error",
                                                "message": err.message}, "request_id": "req_1"}
     json.dumps(body)
+
+
+def test_the_parser_has_no_message_limit_of_its_own():
+    """The limit is the max_messages setting, checked on the body (413, test_security);
+    the parser holds no second one with another status."""
+    import tui_proxy.wire.request as wire
+
+    assert not hasattr(wire, "MAX_MESSAGES")
+    req = parse_messages_request(ok(messages=[{"role": "user", "content": "x"}] * 10_001))
+    assert req.summary()["messages"] == 10_001

@@ -230,6 +230,8 @@ def check_body(raw: bytes, data: Any, settings: Settings) -> None:
     """Limits beyond size, once the body is in."""
     if isinstance(data, dict) and isinstance(data.get("messages"), list) \
             and len(data["messages"]) > settings.max_messages:
-        raise ProxyError("invalid_request_error", f"messages: {len(data['messages'])} messages "
+        # The one limit on messages (wire/request.py has none of its own): a 413 like every
+        # other "too much" of a body, for /v1/messages and count_tokens alike.
+        raise ProxyError("request_too_large", f"messages: {len(data['messages'])} messages "
                          f"exceed the limit of {settings.max_messages} "
-                         "(setting CLAUDE_PROXY_MAX_MESSAGES)", status=413)
+                         "(setting max_messages, CLAUDE_PROXY_MAX_MESSAGES)", status=413)

@@ -19,7 +19,6 @@ BLOCK_TYPES = frozenset({
     "server_tool_use", "web_search_tool_result", "search_result", "container_upload",
     "tool_reference",  # a client's tool search result: loads a deferred tool by name
 })
-MAX_MESSAGES = 10_000
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 THINKING_DISPLAYS = ("summarized", "omitted")  # what the SDK's --thinking-display takes
 MAX_MODEL_CHARS = 256  # model ids are short; a long one would fail the CLI's spawn (argv)
@@ -463,8 +462,8 @@ def _check_messages(messages: Any) -> list[dict[str, Any]]:
         raise invalid_request("messages: must be a list of message objects")
     if not messages:
         raise invalid_request("messages: must contain at least one message")
-    if len(messages) > MAX_MESSAGES:
-        raise invalid_request(f"messages: at most {MAX_MESSAGES} messages are accepted")
+    # How many messages: the setting max_messages, checked on the body (http/security.py,
+    # 413) before any parsing, so there is one limit and one status.
     messages = _fold_system_messages(messages)
     for i, message in enumerate(messages):
         where = f"messages.{i}"
