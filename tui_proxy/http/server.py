@@ -178,6 +178,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
         data = await _read_json(request)
         # A message thread's continue becomes the full request (see threads.py).
         turn = ThreadMap.of(engine).begin(data, request.content_length)
+        if turn is not None:  # the expanded history is held to the same max_messages (413)
+            check_body(b"", turn.body, engine.settings)
         parsed = parse_messages_request(turn.body if turn else data, request.headers,
                                         unsupported=engine.settings.unsupported_params)
     except ProxyError as exc:
