@@ -150,10 +150,10 @@ def test_sdk_sanitize_path_is_the_clis_project_folder_name():
     except ImportError as exc:
         pytest.fail(broke(SDK, f"claude_agent_sdk._internal.sessions._sanitize_path cannot be "
                           f"imported ({exc}); long project paths would be cut without the "
-                          "CLI's hash suffix", "sdk/seed.py"))
-    from tui_proxy.sdk.seed import project_dir
+                          "CLI's hash suffix", "config/locations.py"))
+    from tui_proxy.config.locations import cli_project_dir as project_dir
 
-    where = "sdk/seed.py"
+    where = "config/locations.py"
     assert _sanitize_path("/home/me/my project.v2") == "-home-me-my-project-v2", \
         broke(SDK, "_sanitize_path() no longer turns every non-alphanumeric into '-'", where)
     long = "/" + "/".join(["a-very-long-directory-name"] * 12)

@@ -5,7 +5,8 @@ import json
 import anthropic
 
 from conftest import read_log
-from tui_proxy.sdk.seed import project_dir, transcript_lines, write_seed
+from tui_proxy.config.locations import cli_project_dir as project_dir
+from tui_proxy.sdk.seed import transcript_lines, write_seed
 
 TOOLS = [{"name": "get_weather", "description": "Weather of a city",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_proxy.sdk.seed import project_dir
+from tui_proxy.config import locations
 from tui_proxy.wire.history import blocks_of, split_new_turns
 
 
@@ -70,7 +70,7 @@ def history_hash(root: str, messages: list[dict[str, Any]]) -> str:
 def transcript_path(cwd: str, session_id: str) -> str:
     """Where the CLI running in ``cwd`` keeps the session's transcript (CLAUDE_CONFIG_DIR and
     the CLI's own path sanitising honoured)."""
-    return str(project_dir(cwd) / f"{session_id}.jsonl")
+    return str(locations.cli_transcript(cwd, session_id))
 
 
 @dataclass(eq=False)

@@ -26,8 +26,10 @@ from functools import cache
 from pathlib import Path
 from typing import Mapping
 
+from tui_proxy.config.locations import CLI_ENV_PREFIX
+
 LOOPING_VARS = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
-EXPLICIT_PREFIX = "CLAUDE_PROXY_CLI_ENV_"
+EXPLICIT_PREFIX = CLI_ENV_PREFIX  # locations reads CLAUDE_PROXY_CLI_ENV_CLAUDE_CONFIG_DIR too
 SETTINGS_PREFIX = "CLAUDE_PROXY_"
 LAUNCHER = Path(__file__).with_name("launcher.py")
 

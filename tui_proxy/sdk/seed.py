@@ -27,14 +27,13 @@ real CLI 2.1.332 against a recording stub). Without trailing text the CLI adds i
 from __future__ import annotations
 
 import os
-import re
 import time
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from tui_proxy.config import locations
 from tui_proxy.wire import jsonsafe
 from tui_proxy.wire.history import _Builder, blocks_of
 
@@ -42,30 +41,6 @@ from tui_proxy.wire.history import _Builder, blocks_of
 RESUME_PROMPT_LIMIT = 96 * 1024
 RESUME_TURN_ENV = "CLAUDE_CODE_RESUME_INTERRUPTED_TURN"
 RESUME_PROMPT_ENV = "CLAUDE_CODE_RESUME_PROMPT"
-
-_SANITIZE = re.compile(r"[^a-zA-Z0-9]")
-_MAX_SANITIZED = 200
-
-
-def config_home(env: dict[str, str] | None = None) -> Path:
-    """The CLI's config folder: ``CLAUDE_CONFIG_DIR`` (as given to the CLI) or ~/.claude."""
-    override = (env or {}).get("CLAUDE_CONFIG_DIR") or os.environ.get("CLAUDE_CONFIG_DIR")
-    base = override or str(Path.home() / ".claude")
-    return Path(unicodedata.normalize("NFC", base))
-
-
-def project_dir(cwd: str, env: dict[str, str] | None = None) -> Path:
-    """Where the CLI keeps the transcripts of runs in ``cwd``."""
-    real = unicodedata.normalize("NFC", os.path.realpath(cwd))
-    name = _SANITIZE.sub("-", real)
-    if len(name) > _MAX_SANITIZED:
-        try:  # long paths get the CLI's own hash suffix; the SDK carries a port of it
-            from claude_agent_sdk._internal.sessions import _sanitize_path
-            name = _sanitize_path(real)
-        except ImportError:
-            name = name[:_MAX_SANITIZED]
-    return config_home(env) / "projects" / name
-
 
 def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
@@ -203,30 +178,13 @@ def transcript_lines(messages: list[dict[str, Any]], *, session_id: str, cwd: st
     return lines
 
 
-def private_dirs(folder: Path) -> None:
-    """Create ``folder`` and its missing parents 0700 (a transcript is a private conversation);
-    folders that exist already keep their mode."""
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        if folder.parent == folder:
-            break
-        folder = folder.parent
-    for path in reversed(missing):
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        os.chmod(path, 0o700)
-
-
 def write_seed(messages: list[dict[str, Any]], *, cwd: str, model: str, version: str,
                tools: bool, rename: Callable[[str], str],
                env: dict[str, str] | None = None) -> tuple[str, Path]:
     """Write a transcript of ``messages`` the CLI can ``--resume``; returns (id, path)."""
     session_id = str(uuid.uuid4())
-    folder = project_dir(cwd, env)
-    private_dirs(folder)
+    folder = locations.cli_project_dir(cwd, env)
+    locations.private_dirs(folder)  # a transcript is a private conversation
     path = folder / f"{session_id}.jsonl"
     entries = transcript_lines(messages, session_id=session_id, cwd=cwd, model=model,
                                version=version, tools=tools, rename=rename)
