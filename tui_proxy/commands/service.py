@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from tui_proxy.config import locations
 from tui_proxy.config.settings import FIELD_BY_NAME, FLAG_FIELDS, Settings
 
 NAME = "claude-proxy-tui"
@@ -86,9 +87,7 @@ def _systemd_quote(word: str) -> str:
 
 
 def systemd_unit_path(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "systemd" / "user" / f"{NAME}.service"
+    return locations.systemd_user_dir(env) / f"{NAME}.service"
 
 
 def systemd_unit(settings: Settings, flags: Mapping[str, Any] | None = None,
@@ -123,12 +122,12 @@ def systemd_unit(settings: Settings, flags: Mapping[str, Any] | None = None,
 # ------------------------------------------------------------------ launchd
 
 def launchd_plist_path() -> Path:
-    return Path.home() / "Library" / "LaunchAgents" / f"{LABEL}.plist"
+    return locations.launch_agents_dir() / f"{LABEL}.plist"
 
 
 def launchd_plist(settings: Settings, flags: Mapping[str, Any] | None = None,
                   env: Mapping[str, str] | None = None) -> str:
-    logs = Path.home() / "Library" / "Logs"
+    logs = locations.mac_logs_dir()
     data = {
         "Label": LABEL,
         "ProgramArguments": command(settings, flags),

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from tui_proxy.config import locations
+
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto")
 MODES = ("auto", "chat", "agent", "passthrough")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -266,9 +268,7 @@ class Settings:
 
 
 def default_config_path() -> Path:
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("claude-proxy-tui")) / "config.toml"
+    return locations.config_file()
 
 
 def _line_of(text: str, key: str, start: int = 0) -> int | None:

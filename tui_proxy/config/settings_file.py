@@ -11,12 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tui_proxy.config.settings import (
-    FIELD_BY_NAME,
-    FIELDS,
-    Settings,
-    default_config_path,
-)
+from tui_proxy.config import locations
+from tui_proxy.config.settings import FIELD_BY_NAME, FIELDS, Settings, default_config_path
 
 SECRET_KEYS = frozenset({"api_key"})
 _DEFAULT_NOTES = {
@@ -85,7 +81,7 @@ def render_config() -> str:
         lines.append(f"#   {env}; default: {note}")
         example = default if default not in (None, {}, ()) else _EXAMPLES.get(f.name)
         if example is None and f.name == "cwd":
-            example = str(Path.home() / "projects")
+            example = str(locations.home() / "projects")
         if example is None:
             example = ""
         lines.append(f"# {f.name} = {toml_value(example)}")
@@ -98,8 +94,7 @@ def write_config(path: str | os.PathLike[str] | None = None, force: bool = False
     target = Path(path).expanduser() if path else default_config_path()
     if target.exists() and not force:
         raise ConfigExists(str(target))
-    from tui_proxy.sdk.seed import private_dirs
-    private_dirs(target.parent)  # folders it creates are 0700, the file 0600: it holds the key
+    locations.private_dirs(target.parent)  # folders it creates are 0700, the file 0600: it holds the key
     tmp = target.with_name(target.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)

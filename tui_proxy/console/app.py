@@ -50,8 +50,8 @@ LOGIN_RECHECK_S = 300  # the status bar's login state is asked again this often
 
 
 def default_screenshot_dir() -> Path:
-    from platformdirs import user_state_dir
-    return Path(user_state_dir("claude-proxy-tui")) / "screenshots"
+    from tui_proxy.config.locations import screenshot_dir
+    return screenshot_dir()
 
 
 class ProxyConsole(App[int]):

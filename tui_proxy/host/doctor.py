@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from tui_proxy.config import locations
 from tui_proxy.sdk.login import LOGIN_ADVICE, PROXY_LOGIN, cli_environment, ignored_credentials
 from tui_proxy.sdk.cli_locate import CliInfo, locate_cli, probe_version
 from tui_proxy.config.settings import Settings, SettingsError, default_config_path, load_settings
@@ -138,7 +139,7 @@ async def check_cli(settings: Settings, timeout: float) -> tuple[Check, CliInfo]
 # ------------------------------------------------------------------ login
 
 def _config_dir(env: Mapping[str, str]) -> Path:
-    return Path(env.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude").expanduser()
+    return locations.cli_config_dir(environ=env)  # env: what the CLI runs with
 
 
 async def _auth_status(path: str, env: Mapping[str, str], timeout: float) -> dict | str:
@@ -348,7 +349,7 @@ def check_permissions(settings: Settings) -> Check:
                      f"mode {settings.mode}: Claude's built-in tools are off, so "
                      f"permission_mode ({settings.permission_mode}) does not apply")
     cwd = Path(settings.cwd)
-    broad = cwd in (Path.home(), Path("/")) or len(cwd.parts) <= 2
+    broad = cwd in (locations.home(), Path("/")) or len(cwd.parts) <= 2
     if settings.permission_mode in ("bypassPermissions", "dontAsk", "auto"):
         where = f"{cwd} — a very broad directory" if broad else str(cwd)
         return Check("permission mode", WARN,

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from tui_proxy.config import locations
 from tui_proxy.config.settings import Settings
 
 FILE_RE = re.compile(r"^journal-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl$")
@@ -26,13 +27,7 @@ UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def journal_dir(settings: Settings | None = None, override: str | None = None) -> Path:
-    if override:
-        return Path(override).expanduser()
-    if settings is not None and settings.journal_dir:
-        return Path(settings.journal_dir).expanduser()
-    from platformdirs import user_state_dir
-
-    return Path(user_state_dir("claude-proxy-tui")) / "journal"
+    return locations.journal_dir(override or (settings.journal_dir if settings else None))
 
 
 def journal_files(directory: Path, since: float | None = None) -> list[Path]:

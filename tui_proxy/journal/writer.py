@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui_proxy.config import locations
 from tui_proxy.core.events import Event, FlowFinished, Note, TextDelta, ThinkingDelta
 from tui_proxy.wire import jsonsafe
 from tui_proxy.core.redact import SECRET_KEY, redact, remember_environment, remember_secret
@@ -51,10 +52,7 @@ STATE_OF = {"done": "done", "error": "error", "cancelled": "cancelled",
 
 
 def journal_dir(settings: Any) -> Path:
-    if settings.journal_dir:
-        return Path(settings.journal_dir).expanduser()
-    from platformdirs import user_state_dir
-    return Path(user_state_dir("claude-proxy-tui")) / "journal"
+    return locations.journal_dir(settings.journal_dir)
 
 
 def _short(value: Any, limit: int = 300) -> Any:
@@ -312,8 +310,7 @@ class Journal:
         path = self._path_for(time.time())
         if path != self._file_path or self._file is None:
             self._close()
-            from tui_proxy.sdk.seed import private_dirs
-            private_dirs(self.dir)  # folders it creates are 0700
+            locations.private_dirs(self.dir)  # folders it creates are 0700
             # Request bodies are private: 0600. Unbuffered: a write is one syscall we can undo.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             self._file = open(fd, "ab", buffering=0)

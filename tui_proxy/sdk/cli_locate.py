@@ -12,6 +12,7 @@ import platform
 import shutil
 from pathlib import Path
 
+from tui_proxy.config import locations
 from tui_proxy.core.runner import CliInfo  # noqa: F401  (part of this module's answer)
 
 
@@ -40,10 +41,7 @@ def locate_cli(configured: str | None, configured_source: str = "setting") -> Cl
     found = shutil.which("claude")
     if found:
         return CliInfo(found, "PATH")
-    home = Path.home()
-    for candidate in (home / ".npm-global/bin/claude", Path("/usr/local/bin/claude"),
-                      home / ".local/bin/claude", home / "node_modules/.bin/claude",
-                      home / ".yarn/bin/claude", home / ".claude/local/claude"):
+    for candidate in locations.cli_install_candidates():
         if candidate.is_file():
             return CliInfo(str(candidate), f"known location {candidate.parent}")
     return CliInfo(None, "not found", error="Claude Code CLI not found: install it or set "

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
-from platformdirs import user_state_dir
+from tui_proxy.config import locations
 
 _NAMED = re.compile(r"^[ \t>*-]*(?:Primary working directory|Working directory)[ \t]*:[ \t]*"
                     r"(/[^\n]*?)[ \t]*$", re.MULTILINE)
@@ -33,8 +32,8 @@ def client_workdir(system_text: str) -> str | None:
 
 def neutral_workdir() -> str:
     """An empty directory of the proxy's own, private to its user."""
-    path = Path(user_state_dir("claude-proxy-tui")) / "passthrough-cwd"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = locations.passthrough_cwd()
+    locations.private_dirs(path)
     return str(path)
 
 
