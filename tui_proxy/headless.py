@@ -7,15 +7,14 @@ import signal
 import sys
 import time
 from contextlib import suppress
-from typing import TextIO
+from typing import Callable, TextIO
 
 from tui_proxy.core import logbridge
 from tui_proxy.core.bus import EventBus
 from tui_proxy.sdk.runner import sdk_engine
+from tui_proxy.core.describe import describe
 from tui_proxy.core.events import (
-    ApiRetry, Cancelled, Event, FileOp, FlowFailed, FlowFinished, FlowQueued, FlowStarted, Note,
-    ProxyLog, RateLimitInfo, SdkSpawned, SessionInfo, SettingsApplied, StderrLine, TextDelta,
-    ThinkingDelta, TimedOut, ToolCall, ToolResult,
+    Event, FileOp, Note, ProxyLog, StderrLine, TextDelta, ThinkingDelta, ToolCall, ToolResult,
 )
 from tui_proxy.http.server import ProxyServer
 from tui_proxy.config.settings import Settings
@@ -27,80 +26,24 @@ def _clock(ts: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
 
 
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _when(epoch: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(epoch)) if epoch else "unknown"
-
-
-def describe(event: Event) -> str | None:
-    """One line for an event, or None for per-token events (shown only with --debug)."""
-    match event:
-        case FlowStarted():
-            mode = f" mode={event.mode}"
-            return (f"started {event.method} {event.path} model={event.model} "
-                    f"stream={'yes' if event.stream else 'no'}{mode} "
-                    f"messages={event.summary.get('messages')} client={_short(event.client, 40)}")
-        case FlowQueued():
-            return f"queued at position {event.position}"
-        case SdkSpawned():
-            return f"CLI started pid={event.pid} in {event.spawn_ms:.0f} ms ({event.cli_path})"
-        case SessionInfo():
-            return f"session {event.session_id}{' (resumed)' if event.resumed else ''}"
-        case ToolCall():
-            where = f" path={event.path}" if event.path else ""
-            warn = " OUTSIDE WORKING DIRECTORY" if event.outside_cwd else ""
-            return f"tool {event.name} {event.input_summary}{where}{warn}"
-        case ToolResult():
-            took = f" in {event.duration_ms:.0f} ms" if event.duration_ms is not None else ""
-            return f"tool result {event.name} {event.outcome}{took}: {_short(event.summary, 100)}"
-        case FileOp():
-            size = f" {event.bytes} bytes" if event.bytes is not None else ""
-            warn = " OUTSIDE WORKING DIRECTORY" if event.outside_cwd else ""
-            return f"file {event.tool} {event.path}{size} {event.outcome}{warn}"
-        case StderrLine():
-            return f"stderr: {_short(event.line, 200)}"
-        case RateLimitInfo():
-            used = f" {event.utilization:.0%} used" if event.utilization is not None else ""
-            return (f"rate limit {event.status} ({event.limit_type or '?'}){used}, "
-                    f"resets {_when(event.resets_at)}")
-        case ApiRetry():
-            return (f"API retry {event.attempt}/{event.max_retries} after {event.error_status} "
-                    f"{event.error} (waiting {event.delay_ms} ms)")
-        case TimedOut():
-            return f"TIMED OUT: {event.limit} limit of {event.limit_s:g} s"
-        case Cancelled():
-            return f"cancelled ({event.reason})"
-        case FlowFailed():
-            return f"ERROR {event.status} {event.error_type} [{event.error_class}]: " \
-                   f"{_short(event.message, 200)}"
-        case FlowFinished():
-            ttft = f" ttft={event.ttft_s:.2f}s" if event.ttft_s is not None else ""
-            cost = f" cost=${event.cost_usd:.4f}" if event.cost_usd else ""
-            return (f"finished {event.state} in {event.duration_s:.2f}s{ttft} "
-                    f"tokens in={event.input_tokens} out={event.output_tokens}{cost} "
-                    f"stop={event.stop_reason}")
-        case Note():
-            return f"{event.level}: {event.message}"
-        case ProxyLog():
-            return f"[{event.level}] {event.logger}: {_short(event.message, 300)}"
-        case SettingsApplied():
-            return ("settings reloaded: " + (", ".join(event.changed) or "no changes")
-                    if not event.error else f"settings reload failed: {event.error}")
-        case TextDelta() | ThinkingDelta():
-            return None
-    return f"{event.kind}"
+# What a headless line puts before an event's text where the text alone would not say
+# what it is (the console says it with the panel the line is in).
+LABELS: dict[type, Callable[[Event], str]] = {
+    ToolCall: lambda e: "tool ",
+    ToolResult: lambda e: "tool result ",
+    FileOp: lambda e: "file ",
+    StderrLine: lambda e: "stderr: ",
+    Note: lambda e: f"{e.level}: ",  # type: ignore[attr-defined]
+    ProxyLog: lambda e: f"[{e.level}] ",  # type: ignore[attr-defined]
+}
 
 
 def format_line(event: Event, debug: bool = False) -> str | None:
-    text = describe(event)
-    if text is None:
-        if not debug:
-            return None
-        text = f"{event.kind} {event.text!r}"  # type: ignore[attr-defined]
+    """One log line for an event, or None for per-token events (shown only with --debug)."""
+    if isinstance(event, (TextDelta, ThinkingDelta)) and not debug:
+        return None
+    label = LABELS.get(type(event))
+    text = (label(event) if label else "") + describe(event)
     flow = f"#{event.flow_id}" if event.flow_id is not None else "proxy"
     # Every field can carry a secret (model=, client=, error messages, CLI stderr).
     return redact_text(f"{_clock(event.ts)} {flow:>6} {text}")
