@@ -18,6 +18,7 @@ from tui_proxy.core.events import (
     TextDelta, ThinkingDelta, TimedOut, ToolCall, ToolResult,
 )
 from tui_proxy.sdk.login import LOGIN_ADVICE
+from tui_proxy.core.describe import describe
 from tui_proxy.wire.jsonsafe import printable
 
 TEXT, THINKING = "text", "thinking"
@@ -171,109 +172,68 @@ class ConsoleModel:
 
     def _started(self, event: FlowStarted) -> None:
         self.request_times.append(event.ts)
-        summary = event.summary or {}
-        tools = summary.get("tools") or []
-        self._panel("log", event, f"{event.method} {event.path} model={event.model} "
-                                  f"mode={event.mode} messages={summary.get('messages')}"
-                                  + (f" tools={len(tools)}" if tools else ""), "dim")
+        self._panel("log", event, describe(event), "dim")
 
     def _finished(self, event: FlowFinished) -> None:
         text = self.texts.get(event.flow_id) if event.flow_id is not None else None
         if text is not None and event.flow_id is not None:
             text.flush(event.flow_id, self.new_lines)
-        ttft = f" ttft {event.ttft_s:.2f}s" if event.ttft_s is not None else ""
-        self._panel("log", event, f"finished {event.state} in {event.duration_s:.1f}s{ttft} "
-                                  f"out={event.output_tokens} tokens", "dim")
+        self._panel("log", event, describe(event), "dim")
 
     def _tool_call(self, event: ToolCall) -> None:
-        where = f"  {event.path}" if event.path else ""
-        warn = "  ▲ OUTSIDE CWD" if event.outside_cwd else ""
-        self._panel("tools", event, f"→ {event.name} {event.input_summary}{where}{warn}",
+        self._panel("tools", event, "→ " + describe(event),
                     "warning" if event.outside_cwd else "info")
 
     def _tool_result(self, event: ToolResult) -> None:
-        took = f" {event.duration_ms:.0f} ms" if event.duration_ms is not None else ""
-        level = "ok" if event.outcome == "ok" else "error"
-        self._panel("tools", event, f"← {event.name} {event.outcome}{took}: {event.summary}",
-                    level)
+        self._panel("tools", event, "← " + describe(event),
+                    "ok" if event.outcome == "ok" else "error")
 
     def _file_op(self, event: FileOp) -> None:
-        size = f"{event.bytes:>8} B" if event.bytes is not None else "       – "
-        took = f"{event.duration_ms:>6.0f} ms" if event.duration_ms is not None else "     – "
-        warn = "  ▲ OUTSIDE WORKING DIRECTORY" if event.outside_cwd else ""
         level = "warning" if event.outside_cwd else ("ok" if event.outcome == "ok" else "error")
-        self._panel("files", event, f"{event.tool:<6} {size} {took} {event.outcome:<6} "
-                                    f"{event.path}{warn}", level)
+        self._panel("files", event, describe(event), level)
 
     def _stderr(self, event: StderrLine) -> None:
-        self._panel("stderr", event, event.line, "dim")
+        self._panel("stderr", event, describe(event), "dim")
 
     def _rate(self, event: RateLimitInfo) -> None:
         self.rate = RateState(event.status, event.limit_type, event.utilization,
                               event.resets_at, event.ts)
         if event.status == "allowed":
             return
-        used = f" {event.utilization:.0%} used" if event.utilization is not None else ""
-        resets = (time.strftime(" resets %H:%M", time.localtime(event.resets_at))
-                  if event.resets_at else "")
-        level = "error" if event.status == "rejected" else "warning"
-        what = "RATE LIMITED" if event.status == "rejected" else "usage warning"
-        self._panel("aborts", event, f"{what} ({event.limit_type or 'limit'}){used}{resets}",
-                    level)
-
-    def _retry(self, event: ApiRetry) -> None:
-        self._panel("aborts", event, f"API retry {event.attempt}/{event.max_retries} after "
-                                     f"{event.error_status} {event.error or ''} "
-                                     f"(waiting {event.delay_ms or 0:.0f} ms)", "warning")
-
-    def _timeout(self, event: TimedOut) -> None:
-        self._panel("aborts", event, f"TIMED OUT: {event.limit} limit {event.limit_s:g} s "
-                                     f"after {event.elapsed_s:.1f} s", "error")
-
-    def _cancelled(self, event: Cancelled) -> None:
-        self._panel("aborts", event, f"cancelled ({event.reason.replace('_', ' ')})", "warning")
+        self._panel("aborts", event, describe(event),
+                    "error" if event.status == "rejected" else "warning")
 
     def _failed(self, event: FlowFailed) -> None:
-        fix = ""
-        if event.error_type == "authentication_error":
-            fix = f"  → {LOGIN_ADVICE}"
-        self._panel("aborts", event, f"ERROR {event.status} {event.error_type} "
-                                     f"[{event.error_class}]: {event.message}{fix}", "error")
-
-    def _queued(self, event: FlowQueued) -> None:
-        self._panel("log", event, f"queued at position {event.position}", "warning")
-
-    def _session(self, event: SessionInfo) -> None:
-        self._panel("log", event, f"session {event.session_id}"
-                                  + (" (resumed)" if event.resumed else ""), "dim")
+        fix = f"  → {LOGIN_ADVICE}" if event.error_type == "authentication_error" else ""
+        self._panel("aborts", event, describe(event) + fix, "error")
 
     def _parked(self, event: Parked) -> None:
-        self._panel("tools", event, f"‖ parked, waiting for the client's result of "
-                                    f"{', '.join(event.tool_names)} (up to "
-                                    f"{event.timeout_s:g} s)", "warning")
+        self._panel("tools", event, "‖ " + describe(event), "warning")
 
     def _resumed(self, event: Resumed) -> None:
-        self._panel("tools", event, f"▶ resumed parked flow #{event.parked_flow_id} with "
-                                    f"{len(event.tool_use_ids)} tool result(s)", "ok")
+        self._panel("tools", event, "▶ " + describe(event), "ok")
 
     def _note(self, event: Note) -> None:
-        self._panel("log", event, event.message,
+        self._panel("log", event, describe(event),
                     "warning" if event.level in ("warning", "error") else "info")
 
     def _log(self, event: ProxyLog) -> None:
         level = event.level.lower()
-        self._panel("log", event, f"{event.logger}: {event.message}",
+        self._panel("log", event, describe(event),
                     "error" if level in ("error", "critical") else
                     "warning" if level == "warning" else "dim")
 
     def _settings(self, event: SettingsApplied) -> None:
         if event.error:
             self.settings_note = f"reload failed: {event.error}"
-            self._panel("log", event, f"settings NOT reloaded: {event.error}", "error")
         else:
-            changed = ", ".join(event.changed) or "nothing changed"
-            self.settings_note = f"reloaded: {changed}"
-            self._panel("log", event, f"settings reloaded: {changed}", "ok")
+            self.settings_note = f"reloaded: {', '.join(event.changed) or 'nothing changed'}"
+        self._panel("log", event, describe(event), "error" if event.error else "ok")
+
+
+def _simple(panel: str, level: str) -> Callable[[ConsoleModel, Event], None]:
+    """A handler that only adds the event's line to a panel."""
+    return lambda model, event: model._panel(panel, event, describe(event), level)
 
 
 _HANDLERS: dict[type, Callable[[ConsoleModel, Event], None]] = {
@@ -286,12 +246,12 @@ _HANDLERS: dict[type, Callable[[ConsoleModel, Event], None]] = {
     FileOp: ConsoleModel._file_op,
     StderrLine: ConsoleModel._stderr,
     RateLimitInfo: ConsoleModel._rate,
-    ApiRetry: ConsoleModel._retry,
-    TimedOut: ConsoleModel._timeout,
-    Cancelled: ConsoleModel._cancelled,
+    ApiRetry: _simple("aborts", "warning"),
+    TimedOut: _simple("aborts", "error"),
+    Cancelled: _simple("aborts", "warning"),
     FlowFailed: ConsoleModel._failed,
-    FlowQueued: ConsoleModel._queued,
-    SessionInfo: ConsoleModel._session,
+    FlowQueued: _simple("log", "warning"),
+    SessionInfo: _simple("log", "dim"),
     Parked: ConsoleModel._parked,
     Resumed: ConsoleModel._resumed,
     Note: ConsoleModel._note,
