@@ -16,12 +16,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from tui_proxy.core.events import Event, TextDelta, ThinkingDelta
+from tui_proxy.core.describe import describe as describe_event
+from tui_proxy.core.events import TextDelta, ThinkingDelta
 from tui_proxy.core.flow import Flow
 from tui_proxy.console.model import THINKING, StreamLine
 
 TIMELINE_CAP = 400
-SKIP_FIELDS = {"flow_id", "ts"}
 
 
 def _kv(rows: Iterable[tuple[str, Any]]) -> Table:
@@ -33,19 +33,6 @@ def _kv(rows: Iterable[tuple[str, Any]]) -> Table:
             value = json.dumps(value, ensure_ascii=False, default=str)
         table.add_row(key, "–" if value in (None, "") else str(value))
     return table
-
-
-def _event_text(event: Event) -> str:
-    fields = {k: v for k, v in event.to_dict().items() if k not in SKIP_FIELDS | {"kind"}}
-    parts = []
-    for key, value in fields.items():
-        if value in (None, "", (), [], {}):
-            continue
-        if isinstance(value, (dict, list, tuple)):
-            value = json.dumps(value, ensure_ascii=False, default=str)
-        value = str(value)
-        parts.append(f"{key}={value[:200]}")
-    return " ".join(parts)
 
 
 def timeline_rows(flow: Flow) -> list[tuple[str, str, str]]:
@@ -69,7 +56,7 @@ def timeline_rows(flow: Flow) -> list[tuple[str, str, str]]:
             continue
         close_run()
         run_kind = None
-        rows.append((f"+{t:7.3f}s", event.kind, _event_text(event)))
+        rows.append((f"+{t:7.3f}s", event.kind, describe_event(event)))
     close_run()
     return rows[-TIMELINE_CAP:]
 
