@@ -13,6 +13,7 @@ from typing import Any
 from tui_proxy.journal.reader import (Flow, find_flow, journal_dir, load_journal, parse_since, select,
                             totals)
 from tui_proxy.config.settings import SettingsError, load_settings
+from tui_proxy.core.describe import describe_entry, short
 
 STATE_STYLE = {"done": "green", "error": "red", "cancelled": "yellow", "timed_out": "red",
                "lost": "magenta"}
@@ -41,11 +42,6 @@ def _cost(value: float | None) -> str:
     return "–" if value is None else f"${value:.4f}"
 
 
-def _short(text: Any, width: int = 60) -> str:
-    text = " ".join(str(text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def print_table(flows: list[Flow], shown: list[Flow], console: Any) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -61,7 +57,7 @@ def print_table(flows: list[Flow], shown: list[Flow], console: Any) -> None:
     for f in shown:
         end = f.end or {}
         ident = str(f.flow_id) if len(runs) == 1 else f"{f.proxy_run[:6]}:{f.flow_id}"
-        error = "" if f.ok else f"{f.error_class or ''}: {_short(end.get('message'))}".strip(": ")
+        error = "" if f.ok else f"{f.error_class or ''}: {short(end.get('message'), 60)}".strip(": ")
         table.add_row(
             _when(f.ts), ident, Text(str(f.model or "–")), str((f.start or {}).get("mode") or "–"),
             Text(f.state, style=STATE_STYLE.get(f.state, "")),
@@ -86,12 +82,6 @@ def print_totals(flows: list[Flow], console: Any, bad_lines: int = 0) -> None:
         lines.append(f"({bad_lines} unreadable journal lines skipped)")
     for line in lines:
         console.print(line, highlight=False)
-
-
-def _event_text(event: dict[str, Any]) -> str:
-    fields = {k: v for k, v in event.items() if k not in ("t", "kind")}
-    return " ".join(f"{k}={_short(v if not isinstance(v, (dict, list)) else json.dumps(v), 80)}"
-                    for k, v in fields.items())
 
 
 def print_timeline(flow: Flow, console: Any) -> None:
@@ -129,7 +119,7 @@ def print_timeline(flow: Flow, console: Any) -> None:
             t = event.get("t")
             stamp = f"+{t:8.3f}s" if isinstance(t, (int, float)) else " " * 10
             console.print(Text(f"  {stamp}  ") + Text(str(event.get("kind", "?")), style="cyan")
-                          + Text("  " + _event_text(event)))
+                          + Text("  " + describe_entry(event, flow.ts)))
     if flow.end is None:
         console.print(Text("  no end record: the proxy stopped mid-flow (lost), or it is still "
                            "running", style="magenta"))
