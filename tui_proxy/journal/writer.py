@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_proxy.config import locations
+from tui_proxy.core.describe import short
 from tui_proxy.core.events import Event, FlowFinished, Note, TextDelta, ThinkingDelta
 from tui_proxy.wire import jsonsafe
 from tui_proxy.core.redact import SECRET_KEY, redact, remember_environment, remember_secret
@@ -55,13 +56,14 @@ def journal_dir(settings: Any) -> Path:
     return locations.journal_dir(settings.journal_dir)
 
 
-def _short(value: Any, limit: int = 300) -> Any:
+def _clip(value: Any, limit: int = 300) -> Any:
+    """A timeline field kept small: strings cut (whitespace kept), at most 50 items."""
     if isinstance(value, str):
-        return value if len(value) <= limit else value[: limit - 1] + "…"
+        return short(value, limit, squash=False)
     if isinstance(value, (list, tuple)):
-        return [_short(v, limit) for v in value][:50]
+        return [_clip(v, limit) for v in value][:50]
     if isinstance(value, dict):
-        return {k: _short(v, limit) for k, v in list(value.items())[:50]}
+        return {k: _clip(v, limit) for k, v in list(value.items())[:50]}
     return value
 
 
@@ -108,7 +110,7 @@ def timeline(flow: "Flow") -> list[dict[str, Any]]:
             run["chars"] += len(event.text)
             continue
         run = None
-        entry = {k: _short(v) for k, v in event.to_dict().items()
+        entry = {k: _clip(v) for k, v in event.to_dict().items()
                  if k not in ("flow_id", "ts", "kind") and v not in (None, "", (), [], {})}
         out.append({"t": t, "kind": event.kind, **entry})
     if len(out) > EVENTS_CAP:
