@@ -133,3 +133,27 @@ def test_an_event_without_a_renderer_falls_back_to_its_fields():
         what: str
 
     assert describe(Novel(1, "thing", ts=T0)) == "novel what=thing"
+
+
+def test_log_flow_timeline_and_flow_detail_use_the_same_lines():
+    from rich.console import Console
+
+    from tui_proxy.commands.logcmd import print_timeline
+    from tui_proxy.console.screens.detail import timeline_rows
+    from tui_proxy.journal.reader import Flow as JournalFlow
+
+    picked = [SAMPLES[events.ToolCall], SAMPLES[events.TimedOut], SAMPLES[events.FlowFinished]]
+    flow = JournalFlow("run1", 1, start={"ts": T0, "mode": "chat"},
+                       end={"ts": T0 + 2, "state": "done",
+                            "events": [_journalled(e) for e in picked]})
+    console = Console(width=300, record=True, emoji=False, markup=False, highlight=False)
+    print_timeline(flow, console)
+    out = console.export_text()
+    for event in picked:
+        assert describe(event) in out
+
+    class LiveFlow:
+        created = T0 - 1
+        timeline = picked
+
+    assert [row[2] for row in timeline_rows(LiveFlow())] == [describe(e) for e in picked]
