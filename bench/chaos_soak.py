@@ -233,7 +233,7 @@ async def startup_one(job: dict[str, Any], url: str, session: aiohttp.ClientSess
     try:
         await asyncio.wait_for(watcher, 3.0)
         dead = died["t"]
-    except asyncio.TimeoutError:
+    except TimeoutError:
         dead = None
     seen["alive_after_s"] = None if dead is None else (
         dead - ended if job["walk_away"] else dead - limit_at)
@@ -369,7 +369,7 @@ async def soak(requests: int, concurrency: int, seed: int, work: Path,
                         else:
                             run = one(job, server.url, session, sdk, tally, malformed)
                         await asyncio.wait_for(run, 60)
-                    except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+                    except (TimeoutError, aiohttp.ClientError) as exc:
                         tally[f"client failure {type(exc).__name__}"] += 1
                     done[0] += 1
 

@@ -117,7 +117,8 @@ async def main(runs: int) -> int:
             times = [await one(server.url, sub, prompt, startup) for _ in range(runs)]
             os.environ.pop("FAKE_CLAUDE_STARTUP_DELAY", None)
             worst = max(worst, max(times))
-            print(f"{name:10s} disconnect → CLI gone: median {statistics.median(times) * 1000:6.1f} ms"
+            median = statistics.median(times) * 1000
+            print(f"{name:10s} disconnect → CLI gone: median {median:6.1f} ms"
                   f"  p90 {statistics.quantiles(times, n=10)[-1] * 1000:6.1f} ms"
                   f"  max {max(times) * 1000:6.1f} ms")
     finally:

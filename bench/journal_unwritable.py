@@ -70,6 +70,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--kib", type=int, default=200)
-    parser.add_argument("--writable", action="store_true", help="the baseline: a journal that works")
+    parser.add_argument("--writable", action="store_true",
+                        help="the baseline: a journal that works")
     args = parser.parse_args()
     asyncio.run(main(args.requests, args.kib, args.writable))

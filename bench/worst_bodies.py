@@ -18,7 +18,6 @@ import http.client
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 

@@ -63,25 +63,27 @@ async def replay(body: dict[str, Any], base_url: str, path: str = "/v1/messages"
         path = "/v1/messages"
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.post(base_url.rstrip("/") + path, json=body,
-                                    headers=_headers(api_key)) as resp:
-                rid = resp.headers.get("request-id", "?")
-                print(f"replay → {base_url}{path}  HTTP {resp.status}  request-id {rid}",
-                      file=err)
-                if resp.status >= 400:
-                    print(_error_text(await resp.text()), file=err)
-                    return 1
-                if resp.content_type == "text/event-stream":
-                    return await _print_stream(resp, out, err)
-                data = await resp.json()
-                for block in data.get("content") or []:
-                    if block.get("type") == "text":
-                        out.write(block.get("text", ""))
-                out.write("\n")
-                print(f"stop_reason {data.get('stop_reason')}  usage "
-                      f"{json.dumps(data.get('usage'))}", file=err)
-                return 0
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(base_url.rstrip("/") + path, json=body,
+                         headers=_headers(api_key)) as resp,
+        ):
+            rid = resp.headers.get("request-id", "?")
+            print(f"replay → {base_url}{path}  HTTP {resp.status}  request-id {rid}",
+                  file=err)
+            if resp.status >= 400:
+                print(_error_text(await resp.text()), file=err)
+                return 1
+            if resp.content_type == "text/event-stream":
+                return await _print_stream(resp, out, err)
+            data = await resp.json()
+            for block in data.get("content") or []:
+                if block.get("type") == "text":
+                    out.write(block.get("text", ""))
+            out.write("\n")
+            print(f"stop_reason {data.get('stop_reason')}  usage "
+                  f"{json.dumps(data.get('usage'))}", file=err)
+            return 0
     except aiohttp.ClientConnectorError as exc:
         print(f"claude-proxy-tui replay: no proxy at {base_url} ({exc.strerror or exc}); start "
               "it first, or pass --url / --host / --port", file=err)

@@ -143,7 +143,8 @@ def effective_json(settings: Settings) -> dict[str, Any]:
             value = "[set]" if value else "[unset]"
         elif isinstance(value, tuple):
             value = list(value)
-        out["settings"][f.name] = {"value": value, "source": settings.sources.get(f.name, "default")}
+        source = settings.sources.get(f.name, "default")
+        out["settings"][f.name] = {"value": value, "source": source}
     return out
 
 
@@ -157,7 +158,8 @@ def print_effective(settings: Settings, config_path: Path, as_json: bool = False
     from rich.text import Text
 
     console = console or Console()
-    state = "" if config_path.exists() else "  (not found — `claude-proxy-tui init-config` creates it)"
+    state = ("" if config_path.exists()
+             else "  (not found — `claude-proxy-tui init-config` creates it)")
     console.print(f"settings file: {config_path}{state}", highlight=False)
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("setting", style="bold")

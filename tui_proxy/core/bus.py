@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from tui_proxy.core.events import Event
 
 
 class Subscription:
-    def __init__(self, bus: "EventBus", maxlen: int, name: str,
+    def __init__(self, bus: EventBus, maxlen: int, name: str,
                  accept: Callable[[Event], bool] | None) -> None:
         self._bus = bus
         self._queue: deque[Event] = deque(maxlen=maxlen)

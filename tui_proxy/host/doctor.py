@@ -30,7 +30,8 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from tui_proxy.config import locations
@@ -116,7 +117,8 @@ async def check_cli(settings: Settings, timeout: float) -> tuple[Check, CliInfo]
     if info.error or not info.path:
         return Check("claude CLI", FAIL, info.error or "not found",
                      "install Claude Code (`npm install -g @anthropic-ai/claude-code` or the "
-                     "native installer), or set cli_path / CLAUDE_PROXY_CLI_PATH / --cli-path"), info
+                     "native installer), or set cli_path / CLAUDE_PROXY_CLI_PATH / "
+                     "--cli-path"), info
     info = await probe_version(info, timeout)
     where = f"{info.path} (from {info.source})"
     if info.error:

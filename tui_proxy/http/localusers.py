@@ -137,7 +137,7 @@ def unix_owner(sock: socket.socket | None) -> Owner:
     return Owner(struct.unpack("3i", creds)[1])
 
 
-_cache: "weakref.WeakKeyDictionary[Any, Owner]" = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[Any, Owner] = weakref.WeakKeyDictionary()
 
 
 def connection_owner(transport: Any) -> Owner | None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from tui_proxy.core.events import Event, FlowFailed, FlowFinished, RateLimitInfo
 
@@ -36,7 +37,7 @@ class Histogram:
 
     def lines(self, name: str) -> list[str]:
         out, running = [], 0
-        for bound, count in zip((*self.buckets, float("inf")), self.counts):
+        for bound, count in zip((*self.buckets, float("inf")), self.counts, strict=True):
             running += count
             le = "+Inf" if bound == float("inf") else f"{bound:g}"
             out.append(f'{name}_bucket{{le="{le}"}} {running}')
@@ -48,7 +49,7 @@ def _label(value: str) -> str:
 
 
 class Metrics:
-    def __init__(self, engine: "Engine", journal_errors: Callable[[], int] = lambda: 0) -> None:
+    def __init__(self, engine: Engine, journal_errors: Callable[[], int] = lambda: 0) -> None:
         self.engine = engine
         self.journal_errors = journal_errors
         self.flows: Counter[str] = Counter()

@@ -26,7 +26,8 @@ import asyncio
 import hmac
 import ipaddress
 import os
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from aiohttp import web
 

@@ -8,6 +8,7 @@ The SSE sink sends its headers with the first event, so a failure before any out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -108,17 +109,13 @@ class SseSink:
         """Mid-stream failure: close the open block and the message, then ``event: error``."""
         events = self._closing()
         events.append(error.body(self.request_id))
-        try:
+        with contextlib.suppress(ClientGone):
             await self.send(events)
-        except ClientGone:
-            pass
 
     async def finish(self) -> web.StreamResponse:
         response = await self._ensure_started()
-        try:
+        with contextlib.suppress(ConnectionError, RuntimeError):
             await response.write_eof()
-        except (ConnectionError, RuntimeError):
-            pass
         return response
 
 

@@ -31,7 +31,8 @@ import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from tui_proxy.wire.errors import ProxyError, invalid_request
 from tui_proxy.wire.request import parse_messages_request
@@ -79,7 +80,7 @@ class _Thread:
 class ThreadTurn:
     """One request on a thread, from its expansion to its recorded reply."""
 
-    map: "ThreadMap"
+    map: ThreadMap
     kind: str                                  # "create" | "continue"
     previous_message_id: str | None
     body: dict[str, Any]                       # the full request, to parse as usual
@@ -90,7 +91,7 @@ class ThreadTurn:
     parent: tuple[_Thread, int] | None = None  # the thread and turn index continued from
     message_id: str | None = field(default=None, init=False)
 
-    def recorder(self, sink: Any) -> "RecordingSink":
+    def recorder(self, sink: Any) -> RecordingSink:
         return RecordingSink(sink, self)
 
     def commit(self, message_id: str, reply: dict[str, Any]) -> None:
@@ -156,10 +157,10 @@ class ThreadMap:
         self._by_message: dict[str, tuple[_Thread, int]] = {}
         self.size = 0
 
-    _of: "weakref.WeakKeyDictionary[Any, ThreadMap]" = weakref.WeakKeyDictionary()
+    _of: weakref.WeakKeyDictionary[Any, ThreadMap] = weakref.WeakKeyDictionary()
 
     @classmethod
-    def of(cls, owner: Any) -> "ThreadMap":
+    def of(cls, owner: Any) -> ThreadMap:
         """The map that belongs to ``owner`` (the engine): it outlives a rebound server."""
         found = cls._of.get(owner)
         if found is None:

@@ -22,6 +22,7 @@ and ``claude-proxy-tui log`` counts the cut one as unreadable).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import threading
@@ -96,7 +97,7 @@ def size_floor(value: Any, cap: int) -> int:
     return total
 
 
-def timeline(flow: "Flow") -> list[dict[str, Any]]:
+def timeline(flow: Flow) -> list[dict[str, Any]]:
     """The flow's events, runs of text/thinking deltas folded into one entry each."""
     out: list[dict[str, Any]] = []
     run: dict[str, Any] | None = None
@@ -130,7 +131,7 @@ class JournalLoss:
     backlog_bytes: int = 0
 
 
-_LOSS: "weakref.WeakKeyDictionary[Any, JournalLoss]" = weakref.WeakKeyDictionary()
+_LOSS: weakref.WeakKeyDictionary[Any, JournalLoss] = weakref.WeakKeyDictionary()
 
 
 def loss_of(engine: Any) -> JournalLoss:
@@ -151,7 +152,7 @@ def loss_text(loss: JournalLoss) -> str | None:
 
 
 class Journal:
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.run_id = secrets.token_hex(6)
         self.dir = journal_dir(engine.settings)
@@ -198,10 +199,8 @@ class Journal:
             return
         self._collect(self.sub.drain())
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         await asyncio.to_thread(self._write_pending)
         await asyncio.to_thread(self._close)
         self.engine.bus.unsubscribe(self.sub)
@@ -211,7 +210,7 @@ class Journal:
 
     # -- records ------------------------------------------------------------------------
 
-    def flow_opened(self, flow: "Flow", body: dict[str, Any]) -> None:
+    def flow_opened(self, flow: Flow, body: dict[str, Any]) -> None:
         """The engine calls this as a flow opens: the start record, with the request body."""
         record: dict[str, Any] = {
             "record": "start", "v": 1, "proxy_run": self.run_id, "flow_id": flow.id,
@@ -315,7 +314,7 @@ class Journal:
             locations.private_dirs(self.dir)  # folders it creates are 0700
             # Request bodies are private: 0600. Unbuffered: a write is one syscall we can undo.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._file = open(fd, "ab", buffering=0)
+            self._file = open(fd, "ab", buffering=0)  # noqa: SIM115 - kept open across writes
             self._file_path = path
             try:
                 os.chmod(path, 0o600)
@@ -400,10 +399,8 @@ class Journal:
 
     def _close(self) -> None:
         if self._file is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._file.close()
-            except OSError:
-                pass
             self._file = None
 
     def _enforce_cap(self) -> None:

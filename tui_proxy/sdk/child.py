@@ -24,7 +24,7 @@ import shutil
 import sys
 from functools import cache
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from tui_proxy.config.locations import CLI_ENV_PREFIX
 

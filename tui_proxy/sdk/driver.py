@@ -10,10 +10,12 @@ ended with client tool calls and the run must wait for their results.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
 
 from claude_agent_sdk import (
     AssistantMessage, RateLimitEvent, ResultMessage, StreamEvent, SystemMessage, TextBlock,
@@ -108,7 +110,7 @@ class FlowDriver:
     def __init__(self, flow: Flow, request: MessagesRequest, settings: Settings,
                  cli_path: str | None, mode: str, publish: Callable[[Event], None],
                  sink: Sink, resume: str | None = None, adopt: LiveRun | None = None,
-                 adopted_from: int | None = None, pool: "WarmPool | None" = None,
+                 adopted_from: int | None = None, pool: WarmPool | None = None,
                  pool_key: str = "") -> None:
         self.flow = flow
         self.request = request
@@ -471,10 +473,9 @@ class FlowDriver:
                                                                                   cut.reason)
         self.publish(Note(self.flow.id, "info", f"the response ends at {what}, as the API "
                           "would; the CLI turn was interrupted and its process is not reused"))
-        try:
+        # Any failure is fine: the process is ended below in any case.
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(live.client.interrupt(), 2.0)
-        except Exception:  # noqa: BLE001 - the process is ended below in any case
-            pass
         usage = {**self.translator.input_usage,
                  "output_tokens": cut.output_tokens if cut.output_tokens is not None
                  else self.translator.last_output_tokens}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 from contextlib import suppress
-from typing import Any, AsyncIterator
+from typing import Any
+from collections.abc import AsyncIterator
 
 from claude_agent_sdk import ClaudeSDKClient, ResultMessage
 
@@ -88,7 +89,7 @@ class LiveRun:
             raise StartupTimeout(STARTUP_LIMIT_S)
         task.result()
 
-    async def _abort_connect(self, task: "asyncio.Future[None]") -> None:
+    async def _abort_connect(self, task: asyncio.Future[None]) -> None:
         """Kill the starting CLI and let the SDK's connect unwind; survives a second cancel."""
         async def abort() -> None:
             await self.transport.terminate_now()

@@ -12,7 +12,8 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from claude_agent_sdk import HookMatcher
 

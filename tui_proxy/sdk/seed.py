@@ -31,7 +31,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from tui_proxy.config import locations
 from tui_proxy.wire import jsonsafe

@@ -42,7 +42,7 @@ class FastCloseTransport(SubprocessCLITransport):
         try:
             await asyncio.wait_for(process.wait(), KILL_GRACE_S)
             return
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             pass
         with suppress(ProcessLookupError):
             process.kill()

@@ -70,7 +70,8 @@ BODY = _table(
     Rule("output_config", HONOURED, "`effort` → `--effort`; `format` (json_schema) → "
                                     "`--json-schema`, the result is the response's text, as the "
                                     "API returns it; `task_budget` → `--task-budget`"),
-    Rule("output_format", HONOURED, "the older structured-outputs field: as `output_config.format`"),
+    Rule("output_format", HONOURED,
+         "the older structured-outputs field: as `output_config.format`"),
     Rule("thread", HONOURED, "message threads: handled by the thread support of the server"),
     Rule("cache_control", ANNOUNCED, CACHE),
     Rule("service_tier", ANNOUNCED, "the CLI's login decides the capacity used"),
@@ -98,7 +99,8 @@ TOOL = _table(
     Rule("name", HONOURED, "Claude sees `mcp__client__<name>`; the client gets its own name back"),
     Rule("description", HONOURED, "as given"),
     Rule("input_schema", HONOURED, "as given (the MCP tool's input schema)"),
-    Rule("type", HONOURED, "absent or `custom`: a client tool; other types are server tools, below"),
+    Rule("type", HONOURED,
+         "absent or `custom`: a client tool; other types are server tools, below"),
     Rule("defer_loading", HONOURED, "offered once a `tool_reference` has loaded it"),
     Rule("cache_control", ANNOUNCED, CACHE),
     Rule("strict", ANNOUNCED, "no constrained decoding through the SDK: inputs are not "

@@ -9,7 +9,8 @@ import json.scanner
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from tui_proxy.wire import fields as F
 from tui_proxy.wire.errors import invalid_request
@@ -373,7 +374,8 @@ def parse_body(raw: bytes, *, python_scanner: bool = False,
         if "integer string conversion" not in str(exc):
             raise invalid_request(f"request body is not valid JSON: {exc}") from None
         limit = sys.get_int_max_str_digits() or 4300
-        raise invalid_request(f"{_huge_int_path(text, python_scanner)}: an integer of more than {limit:,} "
+        where = _huge_int_path(text, python_scanner)
+        raise invalid_request(f"{where}: an integer of more than {limit:,} "
                               "digits is beyond what this proxy accepts") from None
     if not isinstance(data, dict):
         raise invalid_request("request body must be a JSON object")

@@ -48,7 +48,7 @@ class StopRules:
         self._armed: str | None = None  # a tool call ended: what ends the response next
 
     @classmethod
-    def for_request(cls, request: Any) -> "StopRules":
+    def for_request(cls, request: Any) -> StopRules:
         return cls(stop_sequences=request.stop_sequences, max_tokens=request.max_tokens,
                    tool_choice=request.tool_choice)
 

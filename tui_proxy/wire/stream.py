@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from tui_proxy.wire.stops import Cut, StopRules
 
@@ -215,7 +216,8 @@ class StreamTranslator:
         out = self.start() + self.close_blocks()
         usage = usage or {}
         delta_usage = {
-            "input_tokens": int(usage.get("input_tokens") or self.input_usage.get("input_tokens", 0)),
+            "input_tokens": int(usage.get("input_tokens")
+                                or self.input_usage.get("input_tokens", 0)),
             "output_tokens": int(usage.get("output_tokens") or 0),
             "cache_creation_input_tokens": int(usage.get("cache_creation_input_tokens") or 0),
             "cache_read_input_tokens": int(usage.get("cache_read_input_tokens") or 0),
