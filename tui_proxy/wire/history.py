@@ -59,7 +59,8 @@ class _Builder:
             self.blocks.append({"type": "text", "text": text})
 
     def media(self, block: dict[str, Any]) -> None:
-        kept = {k: block[k] for k in ("type", "source", "title", "context") if k in block}
+        kept: dict[str, Any] = {k: block[k] for k in ("type", "source", "title", "context")
+                                if k in block}
         self.blocks.append(kept)
 
     def block(self, block: dict[str, Any]) -> None:

@@ -9,8 +9,8 @@ import json.scanner
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any
-from collections.abc import Mapping
+from typing import Any, cast
+from collections.abc import Callable, Mapping
 
 from tui_proxy.wire import fields as F
 from tui_proxy.wire.errors import invalid_request
@@ -83,7 +83,7 @@ class MessagesRequest:
 
     @property
     def wants_thinking(self) -> bool:
-        return bool(self.thinking) and self.thinking.get("type") in ("enabled", "adaptive")
+        return bool(self.thinking) and (self.thinking or {}).get("type") in ("enabled", "adaptive")
 
     @property
     def system_text(self) -> str:
@@ -131,7 +131,8 @@ class MessagesRequest:
 # number are each matched this many characters at a time at most.
 WINDOW = 1 << 16
 NUMBER_CHARS = 1 << 20  # a longer number is refused (no body small enough for C can hold one)
-_WS = json.decoder.WHITESPACE
+# json.decoder's private scanner parts: real at run time, absent from typeshed.
+_WS: re.Pattern[str] = json.decoder.WHITESPACE  # type: ignore[attr-defined]
 # One string's contents, token by token: plain characters, a simple escape, a \\uXXXX escape;
 # a high surrogate escape only when what follows is in sight and is not its low half (so a
 # pair is never cut between two pieces), or the pair as one token.
@@ -141,7 +142,8 @@ _STRING_RUN = re.compile(
     r'|\\u[dD][89abAB][0-9a-fA-F]{2}'
     r'(?=[^\\]|\\[^u]|\\u(?:[0-9a-cA-Ce-fE-F][0-9a-fA-F]|[dD][0-9a-bA-B]|[^0-9a-fA-F]))'
     r'|\\u(?![dD][89abAB])[0-9a-fA-F]{4})*+')
-_c_scanstring = json.decoder.c_scanstring or json.decoder.py_scanstring
+_c_scanstring: Callable[[str, int, bool], tuple[str, int]] = (
+    json.decoder.c_scanstring or json.decoder.py_scanstring)  # type: ignore[attr-defined]
 
 
 class _At:
@@ -158,7 +160,9 @@ def _skip_ws(s: str, end: int) -> _At:
     """``WHITESPACE.match(s, end)``, one window at a time."""
     while True:
         stop = end + WINDOW
-        end = _WS.match(s, end, stop).end()
+        run = _WS.match(s, end, stop)
+        assert run is not None  # the pattern matches the empty string
+        end = run.end()
         if end < stop:
             return _At(end)
 
@@ -171,7 +175,9 @@ def _scanstring(s: str, end: int, strict: bool = True) -> tuple[str, int]:
     begin, pos, n = end - 1, end, len(s)
     pieces: list[str] = []
     while True:
-        cut = _STRING_RUN.match(s, pos, min(n, pos + WINDOW)).end()
+        run = _STRING_RUN.match(s, pos, min(n, pos + WINDOW))
+        assert run is not None  # the pattern matches the empty string
+        cut = run.end()
         if cut > pos:
             pieces.append(_c_scanstring(s[pos:cut] + '"', 0, True)[0])
         if cut < n and s[cut] == '"':
@@ -268,10 +274,12 @@ class TooManyValues(Exception):
 def _counting_scanner(context: json.JSONDecoder, limit: int | None) -> Any:
     """``json.scanner.py_make_scanner`` that counts the values it builds and stops past
     ``limit``: a body of millions of values costs no more than ``limit`` of them."""
-    parse_array, parse_string, strict = context.parse_array, context.parse_string, \
+    # The decoder's private parse_* callables (set in JSONDecoder.__init__, not in typeshed).
+    private: Any = context
+    parse_array, parse_string, strict = private.parse_array, private.parse_string, \
         context.strict
     parse_float, parse_int = context.parse_float, context.parse_int
-    parse_constant, memo = context.parse_constant, context.memo
+    parse_constant, memo = context.parse_constant, private.memo
     object_hook, object_pairs_hook = context.object_hook, context.object_pairs_hook
     match_number = json.scanner.NUMBER_RE.match
     count = 0
@@ -485,7 +493,7 @@ def _check_messages(messages: Any) -> list[dict[str, Any]]:
         raise invalid_request(
             "messages: the last message must have role 'user' (assistant prefill is not "
             "supported through the Claude Agent SDK)")
-    return messages
+    return cast("list[dict[str, Any]]", messages)  # each one checked above
 
 
 def parse_messages_request(data: dict[str, Any], headers: Mapping[str, str] | None = None, *,

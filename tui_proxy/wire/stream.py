@@ -112,29 +112,30 @@ class StreamTranslator:
             out.append({"type": "content_block_start", "index": index, "content_block": block})
             return out
         if kind == "content_block_delta":
-            index = self._index_map.get(event.get("index", 0))
+            delta_index = self._index_map.get(event.get("index", 0))
             if rules is not None:
-                return self._ruled_delta(rules, index, event.get("delta") or {})
-            if index is None or index not in self._open:
+                return self._ruled_delta(rules, delta_index, event.get("delta") or {})
+            if delta_index is None or delta_index not in self._open:
                 return []
-            return [{"type": "content_block_delta", "index": index, "delta": event.get("delta")}]
+            return [{"type": "content_block_delta", "index": delta_index,
+                     "delta": event.get("delta")}]
         if kind == "content_block_stop":
-            index = self._index_map.pop(event.get("index", 0), None)
-            if index is None or index not in self._open:
+            stop_index = self._index_map.pop(event.get("index", 0), None)
+            if stop_index is None or stop_index not in self._open:
                 return []
-            out = []
+            held: list[ClientEvent] = []
             if rules is not None:
-                out = self._held_text(index)
-                rules.after_block(self._client_tool.pop(index, None))
-            self._open.discard(index)
-            return out + [{"type": "content_block_stop", "index": index}]
+                held = self._held_text(stop_index)
+                rules.after_block(self._client_tool.pop(stop_index, None))
+            self._open.discard(stop_index)
+            return held + [{"type": "content_block_stop", "index": stop_index}]
         if kind == "message_delta":
             reason = (event.get("delta") or {}).get("stop_reason")
             if reason:
                 self.last_stop_reason = reason
-            out = (event.get("usage") or {}).get("output_tokens")
-            if isinstance(out, int):
-                self.last_output_tokens = out
+            output_tokens = (event.get("usage") or {}).get("output_tokens")
+            if isinstance(output_tokens, int):
+                self.last_output_tokens = output_tokens
             if rules is not None:
                 rules.call_ended()
             return []
