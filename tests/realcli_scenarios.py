@@ -36,7 +36,6 @@ from netns import leftover_processes, only_loopback  # noqa: E402
 from upstream_stub import MessagesStub, Text, ToolUse  # noqa: E402
 from sse_grammar import check_stream  # noqa: E402
 from tui_proxy.core.bus import EventBus  # noqa: E402
-from tui_proxy.core.engine import Engine  # noqa: E402
 from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.core.events import SdkSpawned  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
@@ -79,7 +78,7 @@ class Harness:
         self.server = ProxyServer(self.engine)
         self.events: list[Any] = []
 
-    async def __aenter__(self) -> "Harness":
+    async def __aenter__(self) -> Harness:
         await self.server.start()
         return self
 

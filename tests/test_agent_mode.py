@@ -2,7 +2,6 @@
 client; every tool call and file operation is published with its absolute path."""
 
 import json
-import os
 
 import aiohttp
 

@@ -4,7 +4,6 @@ can; a full disk leaves no cut line for the reader."""
 
 import errno
 import json
-from pathlib import Path
 
 import aiohttp
 import anthropic

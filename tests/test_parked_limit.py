@@ -80,9 +80,8 @@ async def test_over_max_parked_the_oldest_is_released_and_still_answered(start_p
     assert not parked_flows(proxy)
 
     # Seen in /metrics (flows by state) and in the console's Aborts panel.
-    async with aiohttp.ClientSession() as session:
-        async with session.get(proxy.url + "/metrics") as resp:
-            metrics = await resp.text()
+    async with aiohttp.ClientSession() as session, session.get(proxy.url + "/metrics") as resp:
+        metrics = await resp.text()
     assert 'claude_proxy_flows_total{state="cancelled"} 1' in metrics
     from tui_proxy.console.model import ConsoleModel
     model = ConsoleModel()

@@ -3,12 +3,10 @@
 The official anthropic SDK drives full tool loops; the fake CLI's log proves that one
 CLI process serves the whole round trip and that no history is resent."""
 
-import asyncio
 import json
 
 import aiohttp
 import anthropic
-import pytest
 
 from conftest import eventually, live_fake_pids, read_log, wait_no_fake_alive
 from sse_grammar import check_stream

@@ -1,14 +1,11 @@
 """The proxy end to end: the official anthropic SDK against our server, which drives the
 real claude-agent-sdk, which drives the fake CLI (tests/fake_cli/fake_claude)."""
 
-import asyncio
 import json
 
 import aiohttp
-import anthropic
-import pytest
 
-from conftest import read_log, wait_no_fake_alive
+from conftest import read_log
 from sse_grammar import check_stream
 
 MODEL = "claude-sonnet-5-5"

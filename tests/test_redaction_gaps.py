@@ -3,7 +3,6 @@ through a side door (model, User-Agent, tool names, error messages, CLI stderr, 
 settings variables), and what the proxy writes privately is private (0600 files, 0700 dirs)."""
 
 import io
-import json
 import os
 import stat
 from pathlib import Path
@@ -12,7 +11,6 @@ import anthropic
 import pytest
 
 from conftest import read_log
-from tui_proxy.core.bus import EventBus
 from tui_proxy.headless import print_events
 import asyncio
 

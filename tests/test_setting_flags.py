@@ -45,7 +45,7 @@ def test_the_flags_are_the_declared_ones_and_keep_their_spelling():
                                                    for f in FLAG_FIELDS]
     assert sorted(f.flag_name for f in FLAG_FIELDS) == sorted(EXISTING)
     assert sorted(SAMPLES) == sorted(f.name for f in FLAG_FIELDS)
-    assert cli.SETTING_FLAGS == tuple(f.name for f in FLAG_FIELDS)
+    assert tuple(f.name for f in FLAG_FIELDS) == cli.SETTING_FLAGS
 
 
 @pytest.mark.parametrize("f", FLAG_FIELDS, ids=lambda f: f.name)

@@ -42,21 +42,20 @@ async def stream_while_terminated(url: str, proc: subprocess.Popen,
                                   prompt: str) -> tuple[bytes, str]:
     """Stream, SIGTERM the proxy mid-stream, check a late request is refused; return the
     stream's bytes and the log read so far."""
-    async with aiohttp.ClientSession() as session:
-        async with session.post(url + "/v1/messages", json={
-                "model": MODEL, "max_tokens": 1000, "stream": True,
-                "messages": [{"role": "user", "content": prompt}]}) as resp:
-            first = await resp.content.readline()
-            proc.send_signal(signal.SIGTERM)
-            seen = await until_shutting_down(proc)
-            try:  # no new connections once shutdown began
-                async with session.post(url + "/v1/messages", json={
-                        "model": MODEL, "max_tokens": 5,
-                        "messages": [{"role": "user", "content": "late"}]}) as late:
-                    assert late.status >= 500
-            except aiohttp.ClientError:
-                pass
-            return first + await resp.read(), seen
+    async with aiohttp.ClientSession() as session, session.post(url + "/v1/messages", json={
+            "model": MODEL, "max_tokens": 1000, "stream": True,
+            "messages": [{"role": "user", "content": prompt}]}) as resp:
+        first = await resp.content.readline()
+        proc.send_signal(signal.SIGTERM)
+        seen = await until_shutting_down(proc)
+        try:  # no new connections once shutdown began
+            async with session.post(url + "/v1/messages", json={
+                    "model": MODEL, "max_tokens": 5,
+                    "messages": [{"role": "user", "content": "late"}]}) as late:
+                assert late.status >= 500
+        except aiohttp.ClientError:
+            pass
+        return first + await resp.read(), seen
 
 
 async def test_in_flight_flows_finish_within_the_drain(tmp_path):

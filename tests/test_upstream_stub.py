@@ -37,9 +37,8 @@ async def stub():
 
 
 async def post(stub: MessagesStub, path: str, body: dict) -> tuple[int, bytes]:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(stub.url + path, json=body) as resp:
-            return resp.status, await resp.read()
+    async with aiohttp.ClientSession() as http, http.post(stub.url + path, json=body) as resp:
+        return resp.status, await resp.read()
 
 
 async def test_script_in_order_streamed_and_json_with_deterministic_ids(stub):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from tui_proxy import __version__
 from tui_proxy.config.settings import FLAG_FIELDS, Field, SettingsError, load_settings

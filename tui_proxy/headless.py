@@ -7,7 +7,8 @@ import signal
 import sys
 import time
 from contextlib import suppress
-from typing import Callable, TextIO
+from typing import TextIO
+from collections.abc import Callable
 
 from tui_proxy.core import logbridge
 from tui_proxy.core.bus import EventBus

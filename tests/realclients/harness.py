@@ -38,7 +38,6 @@ from aiohttp import ClientSession, ClientTimeout, web  # noqa: E402
 
 from netns import leftover_processes, only_loopback  # noqa: E402,F401 (scenarios use them)
 from tui_proxy.core.bus import EventBus  # noqa: E402
-from tui_proxy.core.engine import Engine  # noqa: E402
 from tui_proxy.sdk.runner import sdk_engine  # noqa: E402
 from tui_proxy.http.server import ProxyServer  # noqa: E402
 from tui_proxy.config.settings import Settings  # noqa: E402
@@ -168,7 +167,7 @@ class ProxyHarness:
         self.server = ProxyServer(self.engine)
         self.tap: Tap | None = None
 
-    async def __aenter__(self) -> "ProxyHarness":
+    async def __aenter__(self) -> ProxyHarness:
         if not only_loopback():
             raise RuntimeError("refusing to start real clients outside a loopback-only network "
                                "namespace (unshare -rn sh -c 'ip link set lo up && exec …')")
@@ -234,7 +233,7 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: Path,
     timed_out = False
     try:
         stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         timed_out = True
         stdout, stderr = b"", b""
     finally:

@@ -20,7 +20,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from tui_proxy.config import locations
 from tui_proxy.config.settings import FIELD_BY_NAME, FLAG_FIELDS, Settings

@@ -25,7 +25,7 @@ import os
 import re
 import unicodedata
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 APP = "claude-proxy-tui"
 # A variable given to the CLI on purpose: CLAUDE_PROXY_CLI_ENV_<NAME> reaches it as <NAME>.

@@ -12,7 +12,8 @@ import gc
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from textual import on, work
 from textual.app import App, ComposeResult, SuspendNotSupported

@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from tui_proxy.core.events import (
     EVENT_TYPES, ApiRetry, Cancelled, Event, FileOp, FlowFailed, FlowFinished, FlowQueued,

@@ -11,7 +11,8 @@ import logging
 import time
 import uuid
 from collections import deque
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from tui_proxy.core.bus import EventBus
 from tui_proxy.core.conversations import ConversationMap

@@ -34,13 +34,13 @@ if TYPE_CHECKING:
 @dataclass(eq=False)
 class ParkedEntry:
     flow: Flow
-    live: "LiveRun"
+    live: LiveRun
     ids: tuple[str, ...]
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
 
 class ParkedRuns:
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._by_id: dict[str, ParkedEntry] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -54,7 +54,7 @@ class ParkedRuns:
             seen.setdefault(id(entry), entry)
         return list(seen.values())
 
-    def park(self, flow: Flow, live: "LiveRun") -> ParkedEntry:
+    def park(self, flow: Flow, live: LiveRun) -> ParkedEntry:
         entry = ParkedEntry(flow, live, tuple(u["id"] for u in live.waiting_on))
         timeout_s = self.engine.settings.parked_timeout_ms / 1000
         entry.timer = asyncio.get_running_loop().call_later(

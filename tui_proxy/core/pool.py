@@ -11,14 +11,12 @@ most recent option key, serves the next *new* conversation with that key.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
 
-from tui_proxy.wire.request import MessagesRequest
 
 if TYPE_CHECKING:
     from tui_proxy.core.runner import LiveProcess as LiveRun
@@ -26,7 +24,7 @@ if TYPE_CHECKING:
 
 @dataclass(eq=False)
 class WarmEntry:
-    live: "LiveRun"
+    live: LiveRun
     key: str
     session_id: str | None
     since: float
@@ -50,7 +48,7 @@ class WarmPool:
     def entries(self) -> list[WarmEntry]:
         return list(self._warm.values()) + ([self._spare] if self._spare else [])
 
-    def _close_later(self, live: "LiveRun") -> None:
+    def _close_later(self, live: LiveRun) -> None:
         task = asyncio.ensure_future(live.close())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -75,7 +73,7 @@ class WarmPool:
 
     # -- warm follow-ups --------------------------------------------------------------
 
-    def put(self, session_id: str, key: str, live: "LiveRun") -> None:
+    def put(self, session_id: str, key: str, live: LiveRun) -> None:
         if self.size <= 0 or live.closed or not live.transport.is_alive():
             self._close_later(live)
             return
@@ -89,7 +87,7 @@ class WarmPool:
             self.on_evict(session, "lru")
         self._arm_reaper()
 
-    def take(self, session_id: str | None, key: str) -> "LiveRun | None":
+    def take(self, session_id: str | None, key: str) -> LiveRun | None:
         entry = self._warm.get(session_id or "")
         if entry is None:
             return None
@@ -106,7 +104,7 @@ class WarmPool:
 
     # -- the spare ----------------------------------------------------------------------
 
-    def take_spare(self, key: str) -> "LiveRun | None":
+    def take_spare(self, key: str) -> LiveRun | None:
         spare, self._spare = self._spare, None
         if spare is None:
             return None
@@ -115,7 +113,7 @@ class WarmPool:
             return None
         return spare.live
 
-    def prepare_spare(self, key: str, start: Callable[[], Awaitable["LiveRun"]]) -> None:
+    def prepare_spare(self, key: str, start: Callable[[], Awaitable[LiveRun]]) -> None:
         """Pre-start one process for ``key`` in the background (replacing an older spare)."""
         if not self.spare_enabled or (self._spare_task and not self._spare_task.done()):
             return

@@ -9,7 +9,8 @@ run one flow and how to pre-start a spare.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Callable
 
 if TYPE_CHECKING:
     from tui_proxy.config.settings import Settings

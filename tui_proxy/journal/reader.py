@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 from tui_proxy.config import locations
 from tui_proxy.config.settings import Settings

@@ -14,7 +14,7 @@ import contextlib
 import json
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from claude_agent_sdk import (
@@ -29,7 +29,7 @@ from tui_proxy.core.events import (
 from tui_proxy.core.flow import Flow, FlowState
 from tui_proxy.config.settings import Settings
 from tui_proxy.wire.errors import ClientGone, ProxyError, timed_out
-from tui_proxy.wire.history import blocks_of, build_prompt
+from tui_proxy.wire.history import build_prompt
 from tui_proxy.wire.request import MessagesRequest
 from tui_proxy.wire.stops import StopRules
 from tui_proxy.wire.stream import MessageAccumulator, StreamTranslator

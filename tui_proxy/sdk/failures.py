@@ -14,7 +14,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from claude_agent_sdk import CLIConnectionError, CLINotFoundError, ProcessError
 
@@ -60,7 +60,7 @@ def describe_reset(resets_at: float | None, now: float | None = None) -> str:
     if not resets_at:
         return ""
     now = time.time() if now is None else now
-    when = datetime.fromtimestamp(resets_at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.fromtimestamp(resets_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     left = max(0, int(resets_at - now))
     hours, minutes = divmod((left + 59) // 60, 60)
     span = f"{hours} h {minutes} min" if hours else f"{minutes} min"

@@ -17,7 +17,7 @@ import asyncio
 import os
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 from tui_proxy.sdk.child import dropped_vars, explicit_env
 

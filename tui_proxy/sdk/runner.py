@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from tui_proxy.config.settings import Settings
 from tui_proxy.core.bus import EventBus

@@ -4,7 +4,8 @@ stderr, the response, usage and cost."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from rich.console import Group, RenderableType
 from rich.rule import Rule

@@ -4,7 +4,7 @@ written in batches per tick, coloured by level, each line tagged with its flow."
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual.widgets import RichLog

@@ -19,7 +19,7 @@ COLUMNS = (("conv", "conv", 5), ("session", "SDK session", 37), ("state", "state
 MAX_ROWS = 300
 
 
-def pool_line(engine: "Engine") -> Text:
+def pool_line(engine: Engine) -> Text:
     pool, parked = engine.pool, engine.parked
     text = Text()
     entries = pool.entries()
@@ -53,7 +53,7 @@ class SessionsPanel(Vertical):
         for key, label, width in COLUMNS:
             table.add_column(label, key=key, width=width)
 
-    def sync(self, engine: "Engine") -> None:
+    def sync(self, engine: Engine) -> None:
         self.query_one("#pool-line", Static).update(pool_line(engine), layout=False)
         table = self.query_one(DataTable)
         convs = engine.conversations.snapshot()[-MAX_ROWS:]

@@ -6,7 +6,7 @@ and is rewritten once per tick, never once per token.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
