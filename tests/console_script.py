@@ -60,7 +60,8 @@ def add_flows(app: ProxyConsole) -> None:
         flow.finished_mono = flow.created_mono + elapsed  # frozen, even for a live flow
         if ttft is not None:
             flow.first_token_mono = flow.created_mono + ttft
-        flow.output_tokens, flow.session_id, flow.state = out, session + "-0000-4000-8000", state
+        flow.output_tokens, flow.session_id = out, session + "-0000-4000-8000"
+        flow.transition(state)
         if state == FlowState.PARKED:
             flow.waiting_on = [{"id": "toolu_01", "name": "edit"}, {"id": "toolu_02",
                                                                     "name": "bash"}]

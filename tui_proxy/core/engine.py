@@ -209,29 +209,27 @@ class Engine:
                     else "idle")
             if outcome == PARKED:
                 assert driver.live is not None
-                flow.state = FlowState.PARKED
-                flow.finished_mono = time.monotonic()
+                flow.transition(FlowState.PARKED)
                 self.parked.park(flow, driver.live)
                 self.publish(Parked(flow.id, tuple(u["id"] for u in flow.waiting_on),
                                     tuple(u["name"] for u in flow.waiting_on),
                                     self.settings.parked_timeout_ms / 1000))
                 return None
-            flow.state = FlowState.DONE
+            flow.transition(FlowState.DONE)
         except ProxyError as exc:
             error = exc
-            if flow.state != FlowState.TIMED_OUT:
-                flow.state = FlowState.ERROR
+            flow.transition(FlowState.ERROR)  # a timed-out flow keeps its state
         except (asyncio.CancelledError, ClientGone) as exc:
             reason = flow.cancel_reason or (
                 "client_disconnect" if isinstance(exc, ClientGone) else "shutdown")
             flow.cancel_reason = reason
             error = cancelled(reason, flow.id)
-            flow.state = FlowState.CANCELLED
+            flow.transition(FlowState.CANCELLED)
             self.publish(Cancelled(flow.id, reason))
         except Exception as exc:  # a bug of ours: still a terminal state and a clean error
             error = ProxyError("api_error", f"Internal proxy error: {type(exc).__name__}: {exc}",
                                error_class="internal")
-            flow.state = FlowState.ERROR
+            flow.transition(FlowState.ERROR)
         finally:
             if acquired:
                 self.slots.release()
@@ -259,7 +257,7 @@ class Engine:
                     client=client, model=model[:100], stream=data.get("stream") is True,
                     mode="rejected", summary={"rejected": error.message[:200]})
         self._opened(flow, data)
-        flow.state = FlowState.ERROR
+        flow.transition(FlowState.ERROR)
         self.finish(flow, error)
         return flow
 

@@ -45,7 +45,7 @@ class Flow:
     summary: dict[str, Any]
     created: float = field(default_factory=time.time)
     created_mono: float = field(default_factory=time.monotonic)
-    state: FlowState = FlowState.QUEUED
+    _state: FlowState = field(default=FlowState.QUEUED, repr=False)
     session_id: str | None = None
     resumed: bool = False
     sdk_started_mono: float | None = None
@@ -64,6 +64,21 @@ class Flow:
     task: asyncio.Task[Any] | None = field(default=None, repr=False)
     cancel_reason: str | None = None
     waiting_on: list[dict[str, Any]] = field(default_factory=list)  # parked tool calls
+
+    @property
+    def state(self) -> FlowState:
+        return self._state
+
+    def transition(self, state: FlowState) -> bool:
+        """The only writer of a flow's state. A terminal state is final, so a late timeout,
+        cancel or error cannot rewrite how a flow ended; False when the move was refused.
+        Leaving the run (terminal, or parked with its CLI waiting) stamps the end time."""
+        if self._state.terminal:
+            return False
+        self._state = state
+        if (state.terminal or state == FlowState.PARKED) and self.finished_mono is None:
+            self.finished_mono = time.monotonic()
+        return True
 
     def record(self, event: Event) -> None:
         """An event of this flow: onto its timeline, and counted when it is streamed output."""

@@ -98,7 +98,7 @@ class ParkedRuns:
         if entry is None:
             return None, None
         self._detach(entry)
-        entry.flow.state = FlowState.DONE  # its tool calls got their answers
+        entry.flow.transition(FlowState.DONE)  # its tool calls got their answers
         self.engine.finish(entry.flow, None)
         why = misfit(entry, request)
         if why is not None:
@@ -150,7 +150,7 @@ class ParkedRuns:
         await entry.live.close()
         flow = entry.flow
         if flow.state == FlowState.PARKED:
-            flow.state = FlowState.CANCELLED
+            flow.transition(FlowState.CANCELLED)
             flow.cancel_reason = reason
             self.engine.publish(Cancelled(flow.id, reason))
             self.engine.finish(flow, cancelled(reason, flow.id))

@@ -159,8 +159,7 @@ class FlowDriver:
     # -- small helpers -------------------------------------------------------------
 
     def _set_state(self, state: FlowState) -> None:
-        if not self.flow.state.terminal:
-            self.flow.state = state
+        self.flow.transition(state)
 
     def _on_stderr(self, line: str) -> None:
         self.flow.stderr.append(line)
@@ -202,7 +201,7 @@ class FlowDriver:
         except TimeoutError:
             limit, limit_s = timeouts.which()
             self.publish(TimedOut(self.flow.id, limit, limit_s, self.flow.elapsed_s))
-            self.flow.state = FlowState.TIMED_OUT
+            self.flow.transition(FlowState.TIMED_OUT)
             raise timed_out(limit, limit_s) from None
         finally:
             if outcome != PARKED and not self.retain and self.live is not None:
@@ -280,7 +279,7 @@ class FlowDriver:
             what = "the spare pre-started process"
         if live is None:
             return False
-        self.flow.state = FlowState.STARTING
+        self.flow.transition(FlowState.STARTING)
         self.flow.sdk_started_mono = time.monotonic()
         self.live = live
         self._attach(live)
@@ -322,7 +321,7 @@ class FlowDriver:
                                 self.live.built.summary, (time.monotonic() - started) * 1000))
 
     async def _connect(self, timeouts: _Timeouts) -> None:
-        self.flow.state = FlowState.STARTING
+        self.flow.transition(FlowState.STARTING)
         self.flow.sdk_started_mono = time.monotonic()
         try:
             await self._spawn(self.resume)
@@ -351,7 +350,7 @@ class FlowDriver:
     def _startup_timeout(self, exc: StartupTimeout) -> ProxyError:
         """The CLI never answered initialize (the SDK's own bound): killed, a 504."""
         self.publish(TimedOut(self.flow.id, "startup", exc.limit_s, self.flow.elapsed_s))
-        self.flow.state = FlowState.TIMED_OUT
+        self.flow.transition(FlowState.TIMED_OUT)
         return ProxyError("timeout_error", f"The Claude Code CLI did not finish starting "
                           f"within {exc.limit_s:g} s (it never answered the SDK's initialize "
                           "request); its process was ended.", error_class="timeout")
@@ -387,7 +386,7 @@ class FlowDriver:
                                     summarize(block.get("content") or "")))
         self.publish(Resumed(self.flow.id, self.adopted_from or 0, tuple(answered)))
         live.waiting_on = []
-        self.flow.state = FlowState.STREAMING
+        self.flow.transition(FlowState.STREAMING)
 
     async def _pump(self, timeouts: _Timeouts) -> str:
         live = self.live
