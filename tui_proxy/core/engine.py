@@ -11,11 +11,12 @@ import logging
 import time
 import uuid
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 from collections.abc import Callable
 
 from tui_proxy.core.bus import EventBus
-from tui_proxy.core.conversations import ConversationMap
+from tui_proxy.core.conversations import Conversation, ConversationMap
 from tui_proxy.core.events import (
     Cancelled, Event, FlowFailed, FlowFinished, FlowQueued, FlowStarted, Note, Parked,
     SettingsApplied,
@@ -24,7 +25,7 @@ from tui_proxy.core.flow import Flow, FlowState, FlowStore
 from tui_proxy.core.parking import ParkedRuns
 from tui_proxy.core.modes import effective_mode
 from tui_proxy.core.pool import WarmPool
-from tui_proxy.core.runner import PARKED, CliInfo, FlowRun, Runner, Sink
+from tui_proxy.core.runner import PARKED, CliInfo, FlowRun, LiveProcess, Runner, Sink
 from tui_proxy.wire.history import tool_results_of
 from tui_proxy.config.settings import Settings, changed_keys
 from tui_proxy.wire.errors import ClientGone, ProxyError, cancelled
@@ -84,6 +85,16 @@ class SlotLimiter:
             self.running += 1
 
 
+@dataclass
+class _Start:
+    """How one run begins, kept where the error path can still release a claim."""
+    resume: str | None = None
+    root: str = ""
+    adopt: LiveProcess | None = None
+    adopted_from: int | None = None
+    claimed: Conversation | None = None  # the conversation this run continues (released if the run fails)
+
+
 class Engine:
     def __init__(self, settings: Settings, bus: EventBus | None, runner: Runner) -> None:
         self.settings = settings
@@ -140,80 +151,21 @@ class Engine:
     async def execute(self, flow: Flow, request: MessagesRequest, sink: Sink,
                       resume: str | None = None) -> ProxyError | None:
         """Run ``flow`` to its terminal state. Never raises; returns the client's error."""
-        driver: FlowRun | None = None
         error: ProxyError | None = None
+        start = _Start(resume=resume)
         acquired = False
-        claimed = None
-        # A client's own conversation or user id (metadata.user_id) keeps look-alike
-        # conversations apart even while their histories are identical.
-        user_id = (request.metadata or {}).get("user_id")
-        root = f"{flow.mode}|{self.settings.cwd}|{user_id or ''}"
         try:
-            if self.shutting_down:
-                raise ProxyError("overloaded_error", "The proxy is shutting down.",
-                                 error_class="shutdown")
-            if not self.slots.has_room():
-                raise ProxyError("overloaded_error",
-                                 f"The proxy's queue is full ({self.slots.running} running, "
-                                 f"{self.slots.queued} queued); try again shortly.",
-                                 error_class="queue_full")
-            await self.slots.acquire(lambda pos: self.publish(FlowQueued(flow.id, pos)))
+            await self._admit(flow)
             acquired = True
-            if self.cli.error:
-                raise ProxyError("api_error", f"Claude Code CLI unavailable: {self.cli.error}",
-                                 error_class="cli_not_found")
-            adopt, adopted_from = None, None
-            answers_tools = flow.mode == "passthrough" and bool(tool_results_of(request))
-            if flow.mode == "passthrough":
-                self.parked.release_superseded(request)
-                entry, why = self.parked.take(request)
-                if entry is not None:
-                    adopt, adopted_from = entry.live, entry.flow.id
-                elif why is not None:
-                    self.publish(Note(flow.id, "info", f"the parked turn cannot go on in its "
-                                      f"process: {why}; a fresh CLI resumes it from the exact "
-                                      "history"))
-            # Tool results continue a turn, which only a parked process or a seeded
-            # transcript can hold: a session resumed as a prompt would strip them.
-            if adopt is None and resume is None and not answers_tools:
-                claimed = self.conversations.claim(root, request.messages)
-                if claimed is not None:
-                    resume = claimed.session_id
-                    self.publish(Note(flow.id, "info", f"continues conversation "
-                                      f"#{claimed.id} (session {claimed.session_id}): "
-                                      "only the new turns are sent"))
+            self._choose_start(flow, request, start)
             key = self.runner.pool_key(self.settings, request, flow.mode, self.cli.path)
             driver = self.runner.flow_run(
-                flow, request, self.settings, self.cli.path, self.publish, sink, resume,
-                adopt=adopt, adopted_from=adopted_from,
+                flow, request, self.settings, self.cli.path, self.publish, sink, start.resume,
+                adopt=start.adopt, adopted_from=start.adopted_from,
                 pool=self.pool if self.settings.pool_size > 0 else None, pool_key=key)
             outcome = await driver.run()
-            if driver.new_conversation_spawned:
-                self._prepare_spare(key, request, flow)
-            if claimed is not None and not flow.resumed:
-                self.conversations.release(claimed)  # the session was gone; started fresh
-            if driver.retain and driver.live is not None and flow.session_id:
-                self.pool.put(flow.session_id, key, driver.live)
-            if driver.diverged:
-                # A stop rule cut the turn (stop sequence, max_tokens, tool_choice): the
-                # session holds more than the client received, so it is never continued.
-                if claimed is not None:
-                    self.conversations.release(claimed)
-                self.conversations.set_state(flow.session_id, "evicted")
-            elif flow.session_id:
-                self.conversations.record(
-                    flow.session_id, root, request.messages, driver.reply_message(),
-                    cwd=flow.options_summary.get("cwd") or self.settings.cwd,  # where its CLI ran
-                    flow_id=flow.id,
-                    state="parked" if outcome == PARKED else "live" if driver.retain
-                    else "idle")
+            self._settle(flow, request, driver, outcome, start, key)
             if outcome == PARKED:
-                assert driver.live is not None
-                flow.transition(FlowState.PARKED)
-                self.parked.park(flow, driver.live)
-                self.publish(Parked(flow.id, tuple(u["id"] for u in flow.waiting_on),
-                                    tuple(u["name"] for u in flow.waiting_on),
-                                    self.settings.parked_timeout_ms / 1000))
                 return None
             flow.transition(FlowState.DONE)
         except ProxyError as exc:
@@ -233,10 +185,84 @@ class Engine:
         finally:
             if acquired:
                 self.slots.release()
-        if error is not None and claimed is not None:
-            self.conversations.release(claimed)  # what the session holds is now unknown
+        if error is not None and start.claimed is not None:
+            self.conversations.release(start.claimed)  # what the session holds is now unknown
         self.finish(flow, error)
         return error
+
+    async def _admit(self, flow: Flow) -> None:
+        """A slot for the flow (queued if need be), or the refusal the client gets."""
+        if self.shutting_down:
+            raise ProxyError("overloaded_error", "The proxy is shutting down.",
+                             error_class="shutdown")
+        if not self.slots.has_room():
+            raise ProxyError("overloaded_error",
+                             f"The proxy's queue is full ({self.slots.running} running, "
+                             f"{self.slots.queued} queued); try again shortly.",
+                             error_class="queue_full")
+        await self.slots.acquire(lambda pos: self.publish(FlowQueued(flow.id, pos)))
+        if self.cli.error:
+            self.slots.release()
+            raise ProxyError("api_error", f"Claude Code CLI unavailable: {self.cli.error}",
+                             error_class="cli_not_found")
+
+    def _choose_start(self, flow: Flow, request: MessagesRequest, start: _Start) -> None:
+        """Where the run starts: a parked process its tool results answer, a conversation
+        it continues (only the new turns are sent), or a fresh CLI."""
+        # A client's own conversation or user id (metadata.user_id) keeps look-alike
+        # conversations apart even while their histories are identical.
+        user_id = (request.metadata or {}).get("user_id")
+        start.root = f"{flow.mode}|{self.settings.cwd}|{user_id or ''}"
+        answers_tools = flow.mode == "passthrough" and bool(tool_results_of(request))
+        if flow.mode == "passthrough":
+            self.parked.release_superseded(request)
+            entry, why = self.parked.take(request)
+            if entry is not None:
+                start.adopt, start.adopted_from = entry.live, entry.flow.id
+            elif why is not None:
+                self.publish(Note(flow.id, "info", f"the parked turn cannot go on in its "
+                                  f"process: {why}; a fresh CLI resumes it from the exact "
+                                  "history"))
+        # Tool results continue a turn, which only a parked process or a seeded
+        # transcript can hold: a session resumed as a prompt would strip them.
+        if start.adopt is None and start.resume is None and not answers_tools:
+            start.claimed = self.conversations.claim(start.root, request.messages)
+            if start.claimed is not None:
+                start.resume = start.claimed.session_id
+                self.publish(Note(flow.id, "info", f"continues conversation "
+                                  f"#{start.claimed.id} (session {start.claimed.session_id}): "
+                                  "only the new turns are sent"))
+
+    def _settle(self, flow: Flow, request: MessagesRequest, driver: FlowRun, outcome: str,
+                start: _Start, key: str) -> None:
+        """After the run: the spare, the warm pool, the conversation map, a parked CLI."""
+        claimed = start.claimed
+        if driver.new_conversation_spawned:
+            self._prepare_spare(key, request, flow)
+        if claimed is not None and not flow.resumed:
+            self.conversations.release(claimed)  # the session was gone; started fresh
+        if driver.retain and driver.live is not None and flow.session_id:
+            self.pool.put(flow.session_id, key, driver.live)
+        if driver.diverged:
+            # A stop rule cut the turn (stop sequence, max_tokens, tool_choice): the
+            # session holds more than the client received, so it is never continued.
+            if claimed is not None:
+                self.conversations.release(claimed)
+            self.conversations.set_state(flow.session_id, "evicted")
+        elif flow.session_id:
+            self.conversations.record(
+                flow.session_id, start.root, request.messages, driver.reply_message(),
+                cwd=flow.options_summary.get("cwd") or self.settings.cwd,  # where its CLI ran
+                flow_id=flow.id,
+                state="parked" if outcome == PARKED else "live" if driver.retain
+                else "idle")
+        if outcome == PARKED:
+            assert driver.live is not None
+            flow.transition(FlowState.PARKED)
+            self.parked.park(flow, driver.live)
+            self.publish(Parked(flow.id, tuple(u["id"] for u in flow.waiting_on),
+                                tuple(u["name"] for u in flow.waiting_on),
+                                self.settings.parked_timeout_ms / 1000))
 
     def _opened(self, flow: Flow, body: dict[str, Any] | None) -> None:
         self.flows.add(flow)
