@@ -504,104 +504,129 @@ class FlowDriver:
         return PARKED
 
     async def _handle(self, message: Any) -> str | None:
-        flow, live = self.flow, self.live
-        assert live is not None
+        """One SDK message: CUT or PARKED when it ends the response, else None."""
         if isinstance(message, StreamEvent):
             if message.parent_tool_use_id:
                 return None  # a subagent's inner stream: not part of the reply
-            event = message.event
-            kind = event.get("type")
-            if kind == "content_block_delta":
-                delta = event.get("delta") or {}
-                if delta.get("type") == "text_delta":
-                    self._first_token()
-                    flow.response_text_chars += len(delta.get("text", ""))
-                    self.publish(TextDelta(flow.id, delta.get("text", "")))
-                elif delta.get("type") == "thinking_delta":
-                    self._first_token()
-                    self.publish(ThinkingDelta(flow.id, delta.get("thinking", "")))
-                elif delta.get("type") == "input_json_delta":
-                    self._first_token()
-            elif kind == "message_start":
-                self._call_tool_uses = []
-                self._set_state(FlowState.STREAMING)
-            elif kind == "message_delta":
-                out = (event.get("usage") or {}).get("output_tokens")
-                if isinstance(out, int):
-                    flow.output_tokens = max(flow.output_tokens, out)
-            client_events = self.translator.feed(event)
-            if client_events:
-                await self._emit(client_events)
-            if self.translator.cut is not None:
-                return CUT
-            if self.mode == "passthrough" and kind == "message_delta" and \
-                    (event.get("delta") or {}).get("stop_reason") == "tool_use" and \
-                    self._call_tool_uses:
-                return await self._park()
-        elif isinstance(message, SystemMessage):
-            data = message.data or {}
-            if message.subtype == "init":
-                session = data.get("session_id")
-                if session and session != flow.session_id:
-                    flow.session_id = live.session_id = session
-                    self.sink.session_id = session
-                    self.publish(SessionInfo(flow.id, session, str(data.get("model", "")),
-                                             flow.resumed, tuple(data.get("tools") or ())))
-            elif message.subtype == "api_retry":
-                self.publish(ApiRetry(flow.id, data.get("attempt"), data.get("max_retries"),
-                                      data.get("retry_delay_ms"), data.get("error_status"),
-                                      data.get("error")))
+            return await self._on_stream_event(message.event)
+        if isinstance(message, SystemMessage):
+            self._on_system(message)
         elif isinstance(message, AssistantMessage):
-            if message.parent_tool_use_id:
-                return None
-            for block in message.content:
-                if isinstance(block, ToolUseBlock):
-                    live.tool_names[block.id] = block.name
-                    if self.mode == "passthrough" and block.name in PROXY_SIDE_TOOLS \
-                            and (block.name == "StructuredOutput" or block.name
-                                 in self.request.cli_tools):
-                        # web_search / web_fetch / structured output: the CLI runs it itself.
-                        self.publish(ToolCall(flow.id, block.id, block.name,
-                                              summarize(block.input)))
-                    elif self.mode == "passthrough" and not self._offered(block.name):
-                        # The CLI answers it with "No such tool available": never the client's.
-                        self.publish(Note(flow.id, "warning", (
-                            f"Claude called {block.name}, which this run does not offer; the "
-                            "CLI answered it with an error and it was not handed to the "
-                            "client")))
-                    elif self.mode == "passthrough":
-                        name = client_name(block.name)
-                        self._call_tool_uses.append({"id": block.id, "name": name,
-                                                     "input": block.input})
-                        if live.bridge is not None:
-                            live.bridge.saw_tool_use(block.id, block.name, block.input)
-                        self.publish(ToolCall(flow.id, block.id, name, summarize(block.input)))
-            if message.error:
-                live.facts.assistant_error = message.error
-                live.facts.error_text = " ".join(
-                    b.text for b in message.content if isinstance(b, TextBlock))
+            if not message.parent_tool_use_id:
+                self._on_assistant(message)
         elif isinstance(message, UserMessage):
             self._tool_results(message)
         elif isinstance(message, RateLimitEvent):
-            info = message.rate_limit_info
-            self.publish(RateLimitInfo(flow.id, info.status, info.rate_limit_type,
-                                       info.utilization, info.resets_at))
-            if info.resets_at:
-                live.facts.rate_limit_resets_at = float(info.resets_at)
-            live.facts.rate_limit_type = info.rate_limit_type
+            self._on_rate_limit(message)
         elif isinstance(message, ResultMessage):
-            live.result = message
-            facts = live.facts
-            facts.result_subtype = message.subtype
-            facts.result_is_error = bool(message.is_error)
-            facts.api_error_status = message.api_error_status
-            facts.terminal_reason = getattr(message, "terminal_reason", None)
-            facts.errors = getattr(message, "errors", None)
-            if message.is_error and not facts.error_text:
-                facts.error_text = message.result or "; ".join(message.errors or [])
-            if message.session_id and not flow.session_id:
-                flow.session_id = live.session_id = message.session_id
+            self._on_result(message)
         return None
+
+    async def _on_stream_event(self, event: dict[str, Any]) -> str | None:
+        flow = self.flow
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            if delta.get("type") == "text_delta":
+                self._first_token()
+                flow.response_text_chars += len(delta.get("text", ""))
+                self.publish(TextDelta(flow.id, delta.get("text", "")))
+            elif delta.get("type") == "thinking_delta":
+                self._first_token()
+                self.publish(ThinkingDelta(flow.id, delta.get("thinking", "")))
+            elif delta.get("type") == "input_json_delta":
+                self._first_token()
+        elif kind == "message_start":
+            self._call_tool_uses = []
+            self._set_state(FlowState.STREAMING)
+        elif kind == "message_delta":
+            out = (event.get("usage") or {}).get("output_tokens")
+            if isinstance(out, int):
+                flow.output_tokens = max(flow.output_tokens, out)
+        client_events = self.translator.feed(event)
+        if client_events:
+            await self._emit(client_events)
+        if self.translator.cut is not None:
+            return CUT
+        if self.mode == "passthrough" and kind == "message_delta" and \
+                (event.get("delta") or {}).get("stop_reason") == "tool_use" and \
+                self._call_tool_uses:
+            return await self._park()
+        return None
+
+    def _on_system(self, message: SystemMessage) -> None:
+        flow, live = self.flow, self.live
+        assert live is not None
+        data = message.data or {}
+        if message.subtype == "init":
+            session = data.get("session_id")
+            if session and session != flow.session_id:
+                flow.session_id = live.session_id = session
+                self.sink.session_id = session
+                self.publish(SessionInfo(flow.id, session, str(data.get("model", "")),
+                                         flow.resumed, tuple(data.get("tools") or ())))
+        elif message.subtype == "api_retry":
+            self.publish(ApiRetry(flow.id, data.get("attempt"), data.get("max_retries"),
+                                  data.get("retry_delay_ms"), data.get("error_status"),
+                                  data.get("error")))
+
+    def _on_assistant(self, message: AssistantMessage) -> None:
+        live = self.live
+        assert live is not None
+        for block in message.content:
+            if isinstance(block, ToolUseBlock):
+                live.tool_names[block.id] = block.name
+                if self.mode == "passthrough":
+                    self._route_tool_use(block)
+        if message.error:
+            live.facts.assistant_error = message.error
+            live.facts.error_text = " ".join(
+                b.text for b in message.content if isinstance(b, TextBlock))
+
+    def _route_tool_use(self, block: ToolUseBlock) -> None:
+        """Pass-through: a tool the CLI runs itself, one it refused, or the client's call."""
+        flow, live = self.flow, self.live
+        assert live is not None
+        if block.name in PROXY_SIDE_TOOLS and (block.name == "StructuredOutput"
+                                               or block.name in self.request.cli_tools):
+            # web_search / web_fetch / structured output: the CLI runs it itself.
+            self.publish(ToolCall(flow.id, block.id, block.name, summarize(block.input)))
+        elif not self._offered(block.name):
+            # The CLI answers it with "No such tool available": never the client's.
+            self.publish(Note(flow.id, "warning", (
+                f"Claude called {block.name}, which this run does not offer; the "
+                "CLI answered it with an error and it was not handed to the "
+                "client")))
+        else:
+            name = client_name(block.name)
+            self._call_tool_uses.append({"id": block.id, "name": name, "input": block.input})
+            if live.bridge is not None:
+                live.bridge.saw_tool_use(block.id, block.name, block.input)
+            self.publish(ToolCall(flow.id, block.id, name, summarize(block.input)))
+
+    def _on_rate_limit(self, message: RateLimitEvent) -> None:
+        assert self.live is not None
+        info = message.rate_limit_info
+        self.publish(RateLimitInfo(self.flow.id, info.status, info.rate_limit_type,
+                                   info.utilization, info.resets_at))
+        if info.resets_at:
+            self.live.facts.rate_limit_resets_at = float(info.resets_at)
+        self.live.facts.rate_limit_type = info.rate_limit_type
+
+    def _on_result(self, message: ResultMessage) -> None:
+        flow, live = self.flow, self.live
+        assert live is not None
+        live.result = message
+        facts = live.facts
+        facts.result_subtype = message.subtype
+        facts.result_is_error = bool(message.is_error)
+        facts.api_error_status = message.api_error_status
+        facts.terminal_reason = getattr(message, "terminal_reason", None)
+        facts.errors = getattr(message, "errors", None)
+        if message.is_error and not facts.error_text:
+            facts.error_text = message.result or "; ".join(message.errors or [])
+        if message.session_id and not flow.session_id:
+            flow.session_id = live.session_id = message.session_id
 
     def _tool_results(self, message: UserMessage) -> None:
         """Agent mode: tool results the hooks did not report (denied by the permission mode)."""
