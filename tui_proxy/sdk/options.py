@@ -142,25 +142,31 @@ def build_options(
     # (Agent mode is the CLI's own conversation: its switches stay as they are.)
     switches = {} if mode == "agent" else CONVERSATION_ENV
     env = {**switches, **explicit_env(), **(extra_env or {})}
+    options = ClaudeAgentOptions(**common, **_mode_options(
+        settings, request, mode, env, hooks, client_tools, temp_files))
+    summary = _summary(request, options, mode, common["cwd"], cli_path, resume)
+    return BuiltOptions(options, summary, temp_files)
+
+
+def _mode_options(settings: Settings, request: MessagesRequest, mode: str, env: dict[str, str],
+                  hooks: dict[str, list[HookMatcher]] | None,
+                  client_tools: McpSdkServerConfig | None,
+                  temp_files: list[str]) -> dict[str, Any]:
+    """What each mode gives the CLI: its system prompt, tools, settings and environment."""
+    system_text = request.system_text
     if mode == "agent":
         system_prompt: Any = {"type": "preset", "preset": "claude_code"}
         if system_text:
             system_prompt["append"] = printable(system_text)
-        options = ClaudeAgentOptions(
-            **common,
-            system_prompt=system_prompt,
-            tools={"type": "preset", "preset": "claude_code"},
-            permission_mode=settings.permission_mode,
-            hooks=hooks,
-            env=env,
-        )
-    elif mode == "passthrough":
+        return dict(system_prompt=system_prompt,
+                    tools={"type": "preset", "preset": "claude_code"},
+                    permission_mode=settings.permission_mode, hooks=hooks, env=env)
+    if mode == "passthrough":
         assert client_tools is not None
         # A parked call may wait as long as the proxy keeps it parked; the CLI must not
         # give up first.
         mcp_timeout_ms = settings.parked_timeout_ms + 60_000
-        options = ClaudeAgentOptions(
-            **common,
+        return dict(
             system_prompt=_system_prompt(system_text + PASSTHROUGH_NOTE
                                          + tool_choice_note(request), temp_files),
             # The CLI's own WebSearch/WebFetch fulfil the request's web_search/web_fetch
@@ -172,20 +178,18 @@ def build_options(
             disallowed_tools=list(request.cli_deny),
             env={**env, "MCP_TOOL_TIMEOUT": str(mcp_timeout_ms)},
         )
-    else:
-        options = ClaudeAgentOptions(
-            **common,
-            system_prompt=_system_prompt(system_text, temp_files),
-            tools=list(request.cli_tools),
-            allowed_tools=list(request.cli_allow),
-            disallowed_tools=list(request.cli_deny),
-            setting_sources=[],
-            env=env,
-        )
-    summary = {
+    return dict(system_prompt=_system_prompt(system_text, temp_files),
+                tools=list(request.cli_tools), allowed_tools=list(request.cli_allow),
+                disallowed_tools=list(request.cli_deny), setting_sources=[], env=env)
+
+
+def _summary(request: MessagesRequest, options: ClaudeAgentOptions, mode: str, cwd: Any,
+             cli_path: str | None, resume: str | None) -> dict[str, Any]:
+    """The options a flow shows (console, journal): what the CLI was really given."""
+    return {
         "mode": mode,
         "model": options.model,
-        "cwd": common["cwd"],
+        "cwd": cwd,
         "cli_path": cli_path,
         "tools": ("claude_code" if mode == "agent" else
                   [t["name"] for t in request.tools or []] if mode == "passthrough" else []),
@@ -194,11 +198,10 @@ def build_options(
         "permission_mode": options.permission_mode,
         "system_prompt": ("file" if isinstance(options.system_prompt, dict)
                           and options.system_prompt.get("type") == "file"
-                          else f"{len(system_text)} chars"),
+                          else f"{len(request.system_text)} chars"),
         "thinking": options.thinking,
         "resume": resume,
         **{key: value for key, value in _honoured(request).items() if key != "output_format"},
         **({"output_format": "json_schema"} if request.output_format else {}),
         **({"cli_tools": list(request.cli_tools)} if request.cli_tools else {}),
     }
-    return BuiltOptions(options, summary, temp_files)
