@@ -521,56 +521,10 @@ def parse_messages_request(data: dict[str, Any], headers: Mapping[str, str] | No
                                    or max_tokens < 1):
         raise invalid_request("max_tokens: must be a positive integer")
 
-    system = data.get("system")
-    if isinstance(system, str) and "\x00" in system:
-        raise invalid_request("system: must not contain NUL (\\u0000) characters")
-    if system is not None and not isinstance(system, str):
-        if not isinstance(system, list):
-            raise invalid_request("system: must be a string or a list of text blocks")
-        for j, block in enumerate(system):
-            if not isinstance(block, dict) or block.get("type") != "text" \
-                    or not isinstance(block.get("text"), str):
-                raise invalid_request(f"system.{j}: must be a text block with a string 'text'")
-            if "\x00" in block["text"]:
-                raise invalid_request(f"system.{j}.text: must not contain NUL (\\u0000) "
-                                      "characters")
-
-    tools = data.get("tools")
-    if tools is not None:
-        if not isinstance(tools, list):
-            raise invalid_request("tools: must be a list of tool definitions")
-        for j, tool in enumerate(tools):
-            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) \
-                    or not tool["name"]:
-                raise invalid_request(f"tools.{j}.name: field required (a string)")
-            if len(tool["name"]) > MAX_MODEL_CHARS:
-                raise invalid_request(f"tools.{j}.name: at most {MAX_MODEL_CHARS} characters")
-            _argv_safe(tool["name"], f"tools.{j}.name")
-            if tool.get("description") is not None and not isinstance(tool["description"], str):
-                raise invalid_request(f"tools.{j}.description: must be a string")
-            if tool.get("input_schema") is not None and not isinstance(tool["input_schema"],
-                                                                        dict):
-                raise invalid_request(f"tools.{j}.input_schema: must be a JSON schema object")
-        tools = tools or None
-
+    system = _check_system(data.get("system"))
+    tools = _check_tools(data.get("tools"))
     ignored = _Ignored()
-    thinking = data.get("thinking")
-    if thinking is not None:
-        if not isinstance(thinking, dict) or thinking.get("type") not in (
-                "enabled", "disabled", "adaptive"):
-            raise invalid_request("thinking.type: must be 'enabled', 'disabled' or 'adaptive'")
-        budget = thinking.get("budget_tokens")
-        if thinking["type"] == "enabled" and (isinstance(budget, bool)
-                                              or not isinstance(budget, int) or budget < 1):
-            raise invalid_request("thinking.budget_tokens: must be a positive integer")
-        display = thinking.get("display")
-        if display is not None and not isinstance(display, str):
-            raise invalid_request("thinking.display: must be a string")
-        if display is not None and display not in THINKING_DISPLAYS:
-            ignored.add(f"thinking.display={display}")
-        for key in thinking:
-            if key not in ("type", "budget_tokens", "display"):
-                ignored.add(f"thinking.{key}")
+    thinking = _check_thinking(data.get("thinking"), ignored)
 
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
@@ -593,6 +547,65 @@ def parse_messages_request(data: dict[str, Any], headers: Mapping[str, str] | No
             "Agent SDK (setting unsupported_params = \"reject\"; with \"announce\" they are "
             f"accepted and named in the {F.IGNORED_HEADER} response header)")
     return request
+
+
+def _check_system(system: Any) -> Any:
+    """A string or a list of text blocks, without NUL (the CLI's argv cannot carry it)."""
+    if isinstance(system, str) and "\x00" in system:
+        raise invalid_request("system: must not contain NUL (\\u0000) characters")
+    if system is not None and not isinstance(system, str):
+        if not isinstance(system, list):
+            raise invalid_request("system: must be a string or a list of text blocks")
+        for j, block in enumerate(system):
+            if not isinstance(block, dict) or block.get("type") != "text" \
+                    or not isinstance(block.get("text"), str):
+                raise invalid_request(f"system.{j}: must be a text block with a string 'text'")
+            if "\x00" in block["text"]:
+                raise invalid_request(f"system.{j}.text: must not contain NUL (\\u0000) "
+                                      "characters")
+    return system
+
+
+def _check_tools(tools: Any) -> list[dict[str, Any]] | None:
+    """Tool definitions: a name the CLI's argv can carry, a string description, a schema."""
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise invalid_request("tools: must be a list of tool definitions")
+        for j, tool in enumerate(tools):
+            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) \
+                    or not tool["name"]:
+                raise invalid_request(f"tools.{j}.name: field required (a string)")
+            if len(tool["name"]) > MAX_MODEL_CHARS:
+                raise invalid_request(f"tools.{j}.name: at most {MAX_MODEL_CHARS} characters")
+            _argv_safe(tool["name"], f"tools.{j}.name")
+            if tool.get("description") is not None and not isinstance(tool["description"], str):
+                raise invalid_request(f"tools.{j}.description: must be a string")
+            if tool.get("input_schema") is not None and not isinstance(tool["input_schema"],
+                                                                        dict):
+                raise invalid_request(f"tools.{j}.input_schema: must be a JSON schema object")
+    return cast("list[dict[str, Any]]", tools) or None  # each one checked above
+
+
+def _check_thinking(thinking: Any, ignored: _Ignored) -> dict[str, Any] | None:
+    """``thinking``: a known type and budget; display values and keys we cannot honour are
+    announced."""
+    if thinking is not None:
+        if not isinstance(thinking, dict) or thinking.get("type") not in (
+                "enabled", "disabled", "adaptive"):
+            raise invalid_request("thinking.type: must be 'enabled', 'disabled' or 'adaptive'")
+        budget = thinking.get("budget_tokens")
+        if thinking["type"] == "enabled" and (isinstance(budget, bool)
+                                              or not isinstance(budget, int) or budget < 1):
+            raise invalid_request("thinking.budget_tokens: must be a positive integer")
+        display = thinking.get("display")
+        if display is not None and not isinstance(display, str):
+            raise invalid_request("thinking.display: must be a string")
+        if display is not None and display not in THINKING_DISPLAYS:
+            ignored.add(f"thinking.display={display}")
+        for key in thinking:
+            if key not in ("type", "budget_tokens", "display"):
+                ignored.add(f"thinking.{key}")
+    return cast("dict[str, Any] | None", thinking)  # checked above
 
 
 class _Ignored:
