@@ -81,37 +81,7 @@ class StreamTranslator:
             return []  # the response ended at a stop rule; the CLI is being interrupted
         kind = event.get("type")
         rules = self.rules
-        if kind == "message_start":
-            self._index_map.clear()
-            return self.start((event.get("message") or {}).get("usage"))
-        if kind == "content_block_start":
-            block = event.get("content_block") or {}
-            forwarded = block.get("type") in self.forwarded_types and not (
-                block.get("type") == "tool_use" and self.forward_tool is not None
-                and not self.forward_tool(block.get("name", "")))
-            client_tool = None
-            if forwarded and block.get("type") == "tool_use":
-                client_tool = (self.tool_name(block.get("name", "")) if self.tool_name
-                               else block.get("name", ""))
-            if rules is not None:
-                self.cut = rules.before_block(str(block.get("type")), client_tool)
-                if self.cut is not None:
-                    return []
-            if not forwarded:
-                return []
-            out = self.start()
-            if client_tool is not None:
-                block = {**block, "name": client_tool}
-            index = self._next_index
-            self._next_index += 1
-            self._index_map[event.get("index", 0)] = index
-            self._open.add(index)
-            if client_tool is not None:
-                self._client_tool[index] = client_tool
-            self.blocks_forwarded[block["type"]] = self.blocks_forwarded.get(block["type"], 0) + 1
-            out.append({"type": "content_block_start", "index": index, "content_block": block})
-            return out
-        if kind == "content_block_delta":
+        if kind == "content_block_delta":  # first: nearly every event is one
             delta_index = self._index_map.get(event.get("index", 0))
             if rules is not None:
                 return self._ruled_delta(rules, delta_index, event.get("delta") or {})
@@ -119,6 +89,11 @@ class StreamTranslator:
                 return []
             return [{"type": "content_block_delta", "index": delta_index,
                      "delta": event.get("delta")}]
+        if kind == "message_start":
+            self._index_map.clear()
+            return self.start((event.get("message") or {}).get("usage"))
+        if kind == "content_block_start":
+            return self._block_start(event)
         if kind == "content_block_stop":
             stop_index = self._index_map.pop(event.get("index", 0), None)
             if stop_index is None or stop_index not in self._open:
@@ -130,16 +105,48 @@ class StreamTranslator:
             self._open.discard(stop_index)
             return held + [{"type": "content_block_stop", "index": stop_index}]
         if kind == "message_delta":
-            reason = (event.get("delta") or {}).get("stop_reason")
-            if reason:
-                self.last_stop_reason = reason
-            output_tokens = (event.get("usage") or {}).get("output_tokens")
-            if isinstance(output_tokens, int):
-                self.last_output_tokens = output_tokens
-            if rules is not None:
-                rules.call_ended()
-            return []
+            self._message_delta(event)
         return []  # message_stop, ping and anything new: the envelope is ours
+
+    def _block_start(self, event: dict[str, Any]) -> list[ClientEvent]:
+        """A block the client sees (renumbered, a tool under its client name), or none: a
+        block of a type or tool the client is not given, or one a stop rule ends before."""
+        block = event.get("content_block") or {}
+        forwarded = block.get("type") in self.forwarded_types and not (
+            block.get("type") == "tool_use" and self.forward_tool is not None
+            and not self.forward_tool(block.get("name", "")))
+        client_tool = None
+        if forwarded and block.get("type") == "tool_use":
+            client_tool = (self.tool_name(block.get("name", "")) if self.tool_name
+                           else block.get("name", ""))
+        if self.rules is not None:
+            self.cut = self.rules.before_block(str(block.get("type")), client_tool)
+            if self.cut is not None:
+                return []
+        if not forwarded:
+            return []
+        out = self.start()
+        if client_tool is not None:
+            block = {**block, "name": client_tool}
+        index = self._next_index
+        self._next_index += 1
+        self._index_map[event.get("index", 0)] = index
+        self._open.add(index)
+        if client_tool is not None:
+            self._client_tool[index] = client_tool
+        self.blocks_forwarded[block["type"]] = self.blocks_forwarded.get(block["type"], 0) + 1
+        out.append({"type": "content_block_start", "index": index, "content_block": block})
+        return out
+
+    def _message_delta(self, event: dict[str, Any]) -> None:
+        reason = (event.get("delta") or {}).get("stop_reason")
+        if reason:
+            self.last_stop_reason = reason
+        output_tokens = (event.get("usage") or {}).get("output_tokens")
+        if isinstance(output_tokens, int):
+            self.last_output_tokens = output_tokens
+        if self.rules is not None:
+            self.rules.call_ended()
 
     def _ruled_delta(self, rules: StopRules, index: int | None,
                      delta: dict[str, Any]) -> list[ClientEvent]:
