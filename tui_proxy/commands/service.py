@@ -172,7 +172,6 @@ def main(settings: Settings, config: str | None = None, flags: Mapping[str, Any]
          out: Callable[[str], None] = print) -> int:
     del config  # the effective file is settings.config_file
     system = system or platform.system()
-    err = lambda text: print(text, file=sys.stderr)  # noqa: E731
     if system == "Linux":
         path, text = systemd_unit_path(), systemd_unit(settings, flags)
         tool = "systemctl"
@@ -180,58 +179,51 @@ def main(settings: Settings, config: str | None = None, flags: Mapping[str, Any]
         path, text = launchd_plist_path(), launchd_plist(settings, flags)
         tool = "launchctl"
     else:
-        err(f"claude-proxy-tui install-service: {system} is not supported (systemd user units on "
-            "Linux, launchd agents on macOS)")
+        _err(f"claude-proxy-tui install-service: {system} is not supported (systemd user units "
+             "on Linux, launchd agents on macOS)")
         return 2
     if print_only:
         out(f"# {path}")
         out(text)
         return 0
     if not uninstall and not settings.config_file:
-        err("note: no settings file, so the service runs with the defaults, the flags given "
-            "here and the CLAUDE_PROXY_* environment (`claude-proxy-tui init-config` creates one)")
+        _err("note: no settings file, so the service runs with the defaults, the flags given "
+             "here and the CLAUDE_PROXY_* environment (`claude-proxy-tui init-config` creates "
+             "one)")
     if which(tool) is None:
-        err(f"claude-proxy-tui install-service: `{tool}` not found — this system has no "
-            f"{'systemd user session' if tool == 'systemctl' else 'launchd'}, so nothing was "
-            f"{'removed' if uninstall else 'installed'}. `claude-proxy-tui install-service "
-            "--print` prints the file to use with your own service manager.")
+        _err(f"claude-proxy-tui install-service: `{tool}` not found — this system has no "
+             f"{'systemd user session' if tool == 'systemctl' else 'launchd'}, so nothing was "
+             f"{'removed' if uninstall else 'installed'}. `claude-proxy-tui install-service "
+             "--print` prints the file to use with your own service manager.")
         return 1
+    if uninstall:
+        return _uninstall(system, path, runner, out)
+    return _install(settings, system, path, text, runner, out)
 
-    if system == "Linux" and not uninstall:
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _install(settings: Settings, system: str, path: Path, text: str, runner: Runner,
+             out: Callable[[str], None]) -> int:
+    if system == "Linux":
         ok, why = _run(runner, ["systemctl", "--user", "show-environment"])
         if not ok:
-            err(f"claude-proxy-tui install-service: no systemd user session to install into "
-                f"({why}); nothing was installed. Log in to a normal session (or run `loginctl "
-                "enable-linger $USER`), or use --print and your own service manager.")
+            _err(f"claude-proxy-tui install-service: no systemd user session to install into "
+                 f"({why}); nothing was installed. Log in to a normal session (or run "
+                 "`loginctl enable-linger $USER`), or use --print and your own service manager.")
             return 1
-    if system == "Linux":
-        unit = f"{NAME}.service"
-        if uninstall:
-            steps = [["systemctl", "--user", "disable", "--now", unit]]
-        else:
-            steps = [["systemctl", "--user", "daemon-reload"],
-                     ["systemctl", "--user", "enable", "--now", unit]]
+        steps = [["systemctl", "--user", "daemon-reload"],
+                 ["systemctl", "--user", "enable", "--now", f"{NAME}.service"]]
     else:
-        steps = [["launchctl", "unload", "-w", str(path)]] if uninstall else \
-            [["launchctl", "unload", str(path)], ["launchctl", "load", "-w", str(path)]]
-
-    if uninstall:
-        ok, why = _run(runner, steps[0])
-        existed = path.exists()
-        path.unlink(missing_ok=True)
-        if system == "Linux":
-            _run(runner, ["systemctl", "--user", "daemon-reload"])
-        if not ok and existed:
-            err(f"warning: {why}")
-        out(f"removed {path}" if existed else f"no service installed ({path} absent)")
-        return 0
-
+        steps = [["launchctl", "unload", str(path)], ["launchctl", "load", "-w", str(path)]]
     _write_private(path, text)
     out(f"wrote {path}")
     for i, step in enumerate(steps):
         ok, why = _run(runner, step)
         if not ok and not (system == "Darwin" and i == 0):  # unloading a new agent may fail
-            err(f"claude-proxy-tui install-service: {why}")
+            _err(f"claude-proxy-tui install-service: {why}")
             return 1
     if system == "Linux":
         out(f"enabled and started {NAME}.service (systemctl --user status {NAME}; "
@@ -240,4 +232,19 @@ def main(settings: Settings, config: str | None = None, flags: Mapping[str, Any]
         out(f"loaded {LABEL} (logs: ~/Library/Logs/{NAME}.log)")
     if any(FIELD_BY_NAME["api_key"].env == k for k in environment(settings)):
         out(f"note: {path} holds CLAUDE_PROXY_API_KEY (file mode 0600)")
+    return 0
+
+
+def _uninstall(system: str, path: Path, runner: Runner, out: Callable[[str], None]) -> int:
+    if system == "Linux":
+        ok, why = _run(runner, ["systemctl", "--user", "disable", "--now", f"{NAME}.service"])
+    else:
+        ok, why = _run(runner, ["launchctl", "unload", "-w", str(path)])
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    if system == "Linux":
+        _run(runner, ["systemctl", "--user", "daemon-reload"])
+    if not ok and existed:
+        _err(f"warning: {why}")
+    out(f"removed {path}" if existed else f"no service installed ({path} absent)")
     return 0
