@@ -8,9 +8,10 @@ import os
 import signal
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from tui_proxy.journal.reader import (Flow, find_flow, journal_dir, load_journal, parse_since, select,
+from tui_proxy.journal.reader import (Flow, Journal, find_flow, journal_dir, load_journal, parse_since, select,
                             totals)
 from tui_proxy.config.settings import SettingsError, load_settings
 from tui_proxy.core.describe import describe_entry, short
@@ -180,26 +181,7 @@ def _main(args: argparse.Namespace) -> int:
         return 1
 
     if args.flow:
-        try:
-            matches = find_flow(journal.flows, args.flow)
-        except ValueError as exc:
-            print(f"claude-proxy-tui log: {exc}", file=sys.stderr)
-            return 2
-        if not matches:
-            print(f"claude-proxy-tui log: no flow {args.flow} in {directory}", file=sys.stderr)
-            return 1
-        flow = matches[-1]
-        if args.json:
-            print(json.dumps({"proxy_run": flow.proxy_run, "flow_id": flow.flow_id,
-                              "start": flow.start, "end": flow.end}))
-            return 0
-        if len(matches) > 1:
-            console.print(f"({len(matches)} proxy runs have flow {flow.flow_id}; showing the "
-                          f"latest — pick one with RUN:ID: "
-                          + ", ".join(f"{m.proxy_run[:8]}:{m.flow_id}" for m in matches) + ")",
-                          highlight=False)
-        print_timeline(flow, console)
-        return 0
+        return _show_flow(args, journal, directory, console)
 
     chosen = select(journal.flows, failed=args.failed, slow=args.slow)
     limit = args.limit if args.limit is not None else None if args.json else TABLE_LIMIT
@@ -216,4 +198,28 @@ def _main(args: argparse.Namespace) -> int:
     else:
         console.print("no matching flows", highlight=False)
     print_totals(chosen, console, journal.bad_lines)
+    return 0
+
+
+def _show_flow(args: argparse.Namespace, journal: Journal, directory: Path, console: Any) -> int:
+    """`log --flow ID`: one flow's timeline (the latest proxy run's, unless RUN:ID)."""
+    try:
+        matches = find_flow(journal.flows, args.flow)
+    except ValueError as exc:
+        print(f"claude-proxy-tui log: {exc}", file=sys.stderr)
+        return 2
+    if not matches:
+        print(f"claude-proxy-tui log: no flow {args.flow} in {directory}", file=sys.stderr)
+        return 1
+    flow = matches[-1]
+    if args.json:
+        print(json.dumps({"proxy_run": flow.proxy_run, "flow_id": flow.flow_id,
+                          "start": flow.start, "end": flow.end}))
+        return 0
+    if len(matches) > 1:
+        console.print(f"({len(matches)} proxy runs have flow {flow.flow_id}; showing the "
+                      f"latest — pick one with RUN:ID: "
+                      + ", ".join(f"{m.proxy_run[:8]}:{m.flow_id}" for m in matches) + ")",
+                      highlight=False)
+    print_timeline(flow, console)
     return 0
