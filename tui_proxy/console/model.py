@@ -109,14 +109,11 @@ class ConsoleModel:
         self.panel_new: dict[str, list[PanelEntry]] = {name: [] for name in self.panels}
         self.rate: RateState | None = None
         self.request_times: deque[float] = deque(maxlen=5000)
-        self.settings_note: str | None = None
-        self.events_seen = 0
 
     # -- feeding ------------------------------------------------------------------------
 
     def apply(self, events: list[Event]) -> None:
         for event in events:
-            self.events_seen += 1
             if event.flow_id is not None:
                 self.touched.add(event.flow_id)
             handler = _HANDLERS.get(type(event))
@@ -224,10 +221,6 @@ class ConsoleModel:
                     "warning" if level == "warning" else "dim")
 
     def _settings(self, event: SettingsApplied) -> None:
-        if event.error:
-            self.settings_note = f"reload failed: {event.error}"
-        else:
-            self.settings_note = f"reloaded: {', '.join(event.changed) or 'nothing changed'}"
         self._panel("log", event, describe(event), "error" if event.error else "ok")
 
 

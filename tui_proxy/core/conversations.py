@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tui_proxy.config import locations
@@ -82,7 +81,6 @@ class Conversation:
     state: str = "live"  # live | parked | idle | evicted
     transcript: str | None = None
     turns: int = 0
-    updated: float = field(default_factory=time.time)
     last_flow: int | None = None
     preview: str = ""
 
@@ -137,7 +135,6 @@ class ConversationMap:
         conv.root = root
         conv.state = state
         conv.turns = sum(1 for m in history if m["role"] == "user")
-        conv.updated = time.time()
         conv.last_flow = flow_id
         texts = [b.get("text", "") for b in blocks_of(messages[0]) if b.get("type") == "text"]
         conv.preview = " ".join(" ".join(texts).split())[:60]
@@ -152,7 +149,6 @@ class ConversationMap:
         conv = self.by_session.get(session_id or "")
         if conv is not None:
             conv.state = state
-            conv.updated = time.time()
 
     def release(self, conv: Conversation) -> None:
         """A claimed session whose continuation failed: forget it (its history is unknown)."""

@@ -56,7 +56,6 @@ class Flow:
     cost_usd: float | None = None
     stop_reason: str | None = None
     error: dict[str, Any] | None = None
-    response_text_chars: int = 0
     streamed_deltas: int = 0  # text and thinking deltas streamed (the console's live count)
     options_summary: dict[str, Any] = field(default_factory=dict)
     stderr: deque[str] = field(default_factory=lambda: deque(maxlen=200))

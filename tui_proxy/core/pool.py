@@ -97,11 +97,6 @@ class WarmPool:
             return None
         return entry.live
 
-    def discard(self, session_id: str | None) -> None:
-        entry = self._warm.pop(session_id or "", None)
-        if entry is not None:
-            self._close_later(entry.live)
-
     # -- the spare ----------------------------------------------------------------------
 
     def take_spare(self, key: str) -> LiveRun | None:

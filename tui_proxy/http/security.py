@@ -185,17 +185,6 @@ def value_bound(raw: bytes) -> int:
     return raw.count(b",") + raw.count(b"[") + raw.count(b"{") + 1
 
 
-def count_values(data: Any) -> int:
-    """Every JSON value in ``data`` (containers and leaves), without recursion."""
-    count, stack = 1, [data]
-    while stack:
-        value = stack.pop()
-        children = value.values() if isinstance(value, dict) else value
-        count += len(children)
-        stack.extend(child for child in children if isinstance(child, (dict, list)))
-    return count if isinstance(data, (dict, list)) else 1
-
-
 def _load(raw: bytes, python_scanner: bool) -> dict[str, Any]:
     try:
         data = parse_body(raw, python_scanner=python_scanner, max_values=MAX_VALUES)

@@ -529,7 +529,6 @@ class FlowDriver:
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta":
                 self._first_token()
-                flow.response_text_chars += len(delta.get("text", ""))
                 self.publish(TextDelta(flow.id, delta.get("text", "")))
             elif delta.get("type") == "thinking_delta":
                 self._first_token()

@@ -118,13 +118,6 @@ def build_prompt(messages: list[dict[str, Any]], *, session_has_history: bool
     return out.blocks
 
 
-def prompt_preview(blocks: list[dict[str, Any]], limit: int = 200) -> str:
-    text = " ".join(b["text"] for b in blocks if b["type"] == "text")
-    media = [b["type"] for b in blocks if b["type"] != "text"]
-    preview = text[-limit:] if len(text) > limit else text
-    return preview + (f" [+{len(media)} media]" if media else "")
-
-
 def tool_results_of(request: Any) -> dict[str, dict[str, Any]]:
     """tool_use_id -> tool_result block, from the request's last user message."""
     last = request.messages[-1]
