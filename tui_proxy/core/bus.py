@@ -23,6 +23,7 @@ class Subscription:
         self._accept = accept
         self.name = name
         self.dropped = 0
+        self._dropped_told = 0
 
     def _push(self, event: Event) -> None:
         if self._accept is not None and not self._accept(event):
@@ -37,6 +38,12 @@ class Subscription:
         queue = self._queue
         count = len(queue) if limit is None else min(limit, len(queue))
         return [queue.popleft() for _ in range(count)]
+
+    def take_dropped(self) -> int:
+        """Events lost since the last call, so a subscriber can say so where it shows
+        things (its own log line), not only in /metrics."""
+        new, self._dropped_told = self.dropped - self._dropped_told, self.dropped
+        return new
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -67,6 +74,10 @@ class EventBus:
         sub = Subscription(self, maxlen, name, accept)
         self._subs.append(sub)
         return sub
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return tuple(self._subs)
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subs:

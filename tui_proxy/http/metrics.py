@@ -83,7 +83,7 @@ class Metrics:
         return loss_of(self.engine).dropped
 
     def dropped(self) -> dict[str, int]:
-        return {sub.name or "?": sub.dropped for sub in self.engine.bus._subs}
+        return {sub.name or "?": sub.dropped for sub in self.engine.bus.subscriptions}
 
     def render(self) -> str:
         engine = self.engine
