@@ -4,6 +4,7 @@ written in batches per tick, coloured by level, each line tagged with its flow."
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from rich.text import Text
@@ -37,8 +38,23 @@ class EventPanel(RichLog):
         self.panel = panel
         self.clock_format = clock_format
         self.count = 0
+        # Entries that arrive while the panel is hidden: a RichLog that has been shown once
+        # wraps what it is given at min_width while its width is 0 (every line cut at 20
+        # columns), so they wait here and are written when it is on screen again.
+        self._hidden: deque[PanelEntry] = deque(maxlen=MAX_LINES)
 
     def add(self, entries: Iterable[PanelEntry]) -> None:
+        if self._size_known and self.scrollable_content_region.width == 0:
+            self._hidden.extend(entries)
+            return
+        self._write(entries)
+
+    def _write(self, entries: Iterable[PanelEntry]) -> None:
         for entry in entries:
             self.write(render_entry(entry, self.clock_format))
             self.count += 1
+
+    def on_resize(self) -> None:
+        if self._hidden and self.scrollable_content_region.width > 0:
+            held, self._hidden = list(self._hidden), deque(maxlen=MAX_LINES)
+            self._write(held)
