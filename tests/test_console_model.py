@@ -34,3 +34,24 @@ def test_panels_are_bounded_and_flag_files_outside_the_working_directory():
     assert len(entries) == len(model.panels["files"]) == 2000
     assert entries[-1].level == "warning" and "OUTSIDE WORKING DIRECTORY" in entries[-1].text
     assert model.take_panel("files") == []
+
+
+def test_the_status_bar_shows_the_worst_rate_window_still_in_force():
+    import time
+
+    from tui_proxy.console.widgets.status_bar import rate_text
+    from tui_proxy.core.events import RateLimitInfo
+    now = time.time()
+    model = ConsoleModel()
+    # A rejection and a later warning in the same second, from two windows.
+    model.apply([RateLimitInfo(1, "rejected", "five_hour", 1.0, now + 3600, ts=now),
+                 RateLimitInfo(2, "allowed_warning", "seven_day", 0.9, now + 86400, ts=now)])
+    assert model.rate.status == "rejected" and model.rate.limit_type == "five_hour"
+    assert "LIMITED five-hour" in rate_text(model.rate, now).plain
+    # A newer report of the same window replaces it: the warning is now the worst.
+    model.apply([RateLimitInfo(3, "allowed", "five_hour", 0.1, now + 3600, ts=now + 1)])
+    assert model.rate.status == "allowed_warning" and model.rate.limit_type == "seven_day"
+    # A window past its reset time no longer counts.
+    model.apply([RateLimitInfo(4, "rejected", "seven_day_opus", 1.0, now - 1, ts=now + 2)])
+    assert model.rate.limit_type == "seven_day"
+    assert set(model.rate_windows) == {"five_hour", "seven_day", "seven_day_opus"}

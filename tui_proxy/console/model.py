@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from tui_proxy.core.events import (
     ApiRetry, Cancelled, Event, FileOp, FlowFailed, FlowFinished, FlowQueued, FlowStarted,
@@ -94,6 +94,26 @@ class RateState:
     resets_at: float | None
     seen: float
 
+    @property
+    def severity(self) -> int:
+        return _SEVERITY.get(self.status, 1)
+
+    def in_force(self, now: float) -> bool:
+        """What a window said holds until its reset time passes (or a newer report)."""
+        return self.resets_at is None or self.resets_at > now
+
+
+_SEVERITY = {"allowed": 0, "allowed_warning": 1, "rejected": 2}
+
+
+def worst_window(windows: Iterable[RateState], now: float) -> RateState | None:
+    """The rate-limit window that matters most now: a rejection over a warning over ok,
+    then the fuller one, then the latest; windows past their reset time no longer count."""
+    live = [w for w in windows if w.in_force(now)]
+    if not live:
+        return None
+    return max(live, key=lambda w: (w.severity, w.utilization or 0.0, w.seen))
+
 
 class ConsoleModel:
     """Aggregates events into rows, streams and panel entries, for the widgets to show."""
@@ -107,8 +127,14 @@ class ConsoleModel:
             name: deque(maxlen=PANEL_CAP) for name in ("files", "tools", "aborts", "stderr",
                                                        "log")}
         self.panel_new: dict[str, list[PanelEntry]] = {name: [] for name in self.panels}
-        self.rate: RateState | None = None
+        # The last report of each limit window (five-hour, seven-day, opus, overage, …):
+        # a warning in one window must not hide a rejection in another.
+        self.rate_windows: dict[str, RateState] = {}
         self.request_times: deque[float] = deque(maxlen=5000)
+
+    @property
+    def rate(self) -> RateState | None:
+        return worst_window(self.rate_windows.values(), self.clock())
 
     # -- feeding ------------------------------------------------------------------------
 
@@ -193,8 +219,8 @@ class ConsoleModel:
         self._panel("stderr", event, describe(event), "dim")
 
     def _rate(self, event: RateLimitInfo) -> None:
-        self.rate = RateState(event.status, event.limit_type, event.utilization,
-                              event.resets_at, event.ts)
+        self.rate_windows[event.limit_type or "limit"] = RateState(
+            event.status, event.limit_type, event.utilization, event.resets_at, event.ts)
         if event.status == "allowed":
             return
         self._panel("aborts", event, describe(event),
