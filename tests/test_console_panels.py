@@ -33,3 +33,48 @@ async def test_entries_written_while_the_panel_was_hidden_are_not_wrapped_at_20_
         assert len(new) == 3, new  # one line each, not 4–6 pieces
         assert all(LINE in text for text in new), new
         assert log.count >= 3
+
+
+async def test_s_in_a_modal_saves_a_screenshot_and_every_quit_asks(tmp_path: Path) -> None:
+    import asyncio
+
+    import anthropic
+
+    from tui_proxy.core.flow import FlowState
+    app = ProxyConsole(make_settings(tmp_path), run_doctor=False,
+                       screenshot_dir=tmp_path / "shots")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("s")
+        for _ in range(100):
+            if list((tmp_path / "shots").glob("*.svg")):
+                break
+            await pilot.pause(0.05)
+        assert len(list((tmp_path / "shots").glob("*.svg"))) == 1
+        assert type(app.screen).__name__ == "HelpScreen"  # the shot did not close it
+        await pilot.press("escape")
+        task = asyncio.create_task(anthropic.AsyncAnthropic(
+            base_url=app.server.url, api_key="x", max_retries=0).messages.create(
+                model="claude-sonnet-5-5", max_tokens=50,
+                messages=[{"role": "user", "content": "FAKE:delay=0.2 FAKE:tokens=500"}]))
+        for _ in range(200):
+            if any(f.state == FlowState.STREAMING for f in app.engine.flows.all()):
+                break
+            await pilot.pause(0.05)
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "Confirm"  # not quit at once
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        quit_command = next(c for c in app.get_system_commands(app.screen) if c.title == "Quit")
+        await quit_command.callback()
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "Confirm"
+        await pilot.press("y")
+    try:
+        await asyncio.wait_for(task, 10)
+    except anthropic.APIError:
+        pass  # cancelled by the quit, as q does
+    assert app.return_code == 0

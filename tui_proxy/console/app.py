@@ -13,12 +13,13 @@ import os
 import time
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from textual import on, work
-from textual.app import App, ComposeResult, SuspendNotSupported
+from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
 from tui_proxy.core import logbridge
@@ -490,6 +491,19 @@ class ProxyConsole(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))
+
+    async def action_quit(self) -> None:
+        """ctrl+q and the palette's Quit ask as q does: they must not drop flows in flight."""
+        self.action_quit_console()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # Ours for Quit and Screenshot: the same confirmation and the same SVG + PNG as the keys.
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":
+                yield SystemCommand("Screenshot", "Save an SVG and PNG of this screen",
+                                    self.action_screenshot)
+            else:
+                yield command
 
     def action_quit_console(self) -> None:
         busy = len(self.engine.flows.active)

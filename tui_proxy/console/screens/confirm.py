@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui_proxy.console.screens.shot import SHOT
+
 
 class Confirm(ModalScreen[bool]):
     DEFAULT_CSS = """
@@ -18,7 +20,7 @@ class Confirm(ModalScreen[bool]):
     Confirm Button { margin: 0 2; }
     """
     BINDINGS = [Binding("y", "answer(True)", "Yes", id="confirm-yes"),
-                Binding("n,escape", "answer(False)", "No", id="confirm-no")]
+                Binding("n,escape", "answer(False)", "No", id="confirm-no"), SHOT]
 
     def __init__(self, question: str) -> None:
         super().__init__()

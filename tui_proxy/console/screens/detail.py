@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from tui_proxy.console.screens.shot import SHOT
 from tui_proxy.core.describe import describe as describe_event
 from tui_proxy.core.events import TextDelta, ThinkingDelta
 from tui_proxy.core.flow import Flow
@@ -104,7 +105,7 @@ class FlowDetail(ModalScreen[None]):
     FlowDetail > VerticalScroll { width: 95%; height: 95%; border: thick $accent;
                                   background: $surface; padding: 0 1; }
     """
-    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="detail-close")]
+    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="detail-close"), SHOT]
 
     def __init__(self, flow: Flow, lines: list[StreamLine]) -> None:
         super().__init__()

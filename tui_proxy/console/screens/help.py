@@ -12,6 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui_proxy.console.screens.shot import SHOT
+
 PANEL_HELP = (
     ("1 Stream", "text of the selected flow as it streams (a: all flows); thinking dimmed"),
     ("2 Files", "every file Claude touched: tool, bytes, duration, outcome, absolute path; "
@@ -54,7 +56,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen > VerticalScroll { width: 90; max-width: 95%; height: 90%;
                                   border: thick $accent; background: $surface; padding: 0 1; }
     """
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help-close")]
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help-close"), SHOT]
 
     def __init__(self, bindings: list[Binding]) -> None:
         super().__init__()

@@ -1,0 +1,9 @@
+"""The screenshot key inside modal screens: a modal blocks the app's own bindings, and the
+detail of a flow is what people most often want a picture of."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+SHOT = Binding("s", "app.screenshot", "Shot", id="screenshot-modal",
+               tooltip="Save a screenshot (SVG and PNG) of this screen")
