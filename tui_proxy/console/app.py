@@ -31,7 +31,7 @@ from tui_proxy.sdk.login import PROXY_LOGIN
 from tui_proxy.http.server import ProxyServer
 from tui_proxy.config.settings import Settings, SettingsError, load_settings
 from tui_proxy.console.commands import ConsoleCommands
-from tui_proxy.console.model import ConsoleModel
+from tui_proxy.console.model import ConsoleModel, StreamLine
 from tui_proxy.console.screens.confirm import Confirm
 from tui_proxy.console.screens.detail import FlowDetail
 from tui_proxy.console.screens.help import HelpScreen
@@ -397,12 +397,16 @@ class ProxyConsole(App[int]):
         flow = self._selected_flow()
         if flow is None:
             return
-        text = self.model.texts.get(flow.id)
+        self.push_screen(FlowDetail(flow, lambda: self._flow_lines(flow.id)))
+
+    def _flow_lines(self, flow_id: int) -> list[StreamLine]:
+        """A flow's streamed text so far, its unfinished last line included."""
+        text = self.model.texts.get(flow_id)
         lines = list(text.lines) if text else []
-        pending = self.model.pending_line(flow.id)
+        pending = self.model.pending_line(flow_id)
         if pending:
             lines.append(pending)
-        self.push_screen(FlowDetail(flow, lines))
+        return lines
 
     @on(DataTable.RowSelected, "#flows")
     def _row_chosen(self, event: DataTable.RowSelected) -> None:

@@ -4,8 +4,9 @@ stderr, the response, usage and cost."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.console import Group, RenderableType
 from rich.rule import Rule
@@ -31,10 +32,26 @@ def _kv(rows: Iterable[tuple[str, Any]]) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in rows:
-        if isinstance(value, (dict, list, tuple)):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and key.endswith("_at") and value > 1e9:
+            value = _clock(float(value))  # an epoch instant, as people read it
+        elif isinstance(value, (dict, list, tuple)):
             value = json.dumps(value, ensure_ascii=False, default=str)
         table.add_row(key, "–" if value in (None, "") else str(value))
     return table
+
+
+def _clock(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def error_text(error: dict[str, Any] | None) -> str | None:
+    """A flow's error as one readable line: status, type, class and message."""
+    if not error:
+        return None
+    where = f" [{error['class']}]" if error.get("class") else ""
+    return (f"{error.get('status', '')} {error.get('type', 'error')}{where}: "
+            f"{error.get('message', '')}").strip()
 
 
 def timeline_rows(flow: Flow) -> list[tuple[str, str, str]]:
@@ -73,13 +90,15 @@ def describe(flow: Flow, lines: list[StreamLine]) -> RenderableType:
                    ("max_tokens", summary.get("max_tokens")),
                    ("thinking", summary.get("thinking")),
                    ("ignored params", ", ".join(summary.get("ignored") or []) or "none")])
-    outcome = _kv([("state", flow.state.value), ("stop reason", flow.stop_reason),
+    outcome = _kv([("started", _clock(flow.created)),
+                   ("state", flow.state.value), ("stop reason", flow.stop_reason),
                    ("session", flow.session_id), ("resumed", flow.resumed),
                    ("elapsed", f"{flow.elapsed_s:.2f} s"),
                    ("time to first token", f"{flow.ttft_s:.3f} s" if flow.ttft_s else None),
                    ("input tokens", flow.input_tokens), ("output tokens", flow.output_tokens),
                    ("cost", f"${flow.cost_usd:.4f}" if flow.cost_usd else None),
-                   ("error", flow.error)])
+                   ("cancelled by", flow.cancel_reason),
+                   ("error", error_text(flow.error))])
     options = _kv(sorted((flow.options_summary or {}).items()))
     timeline = Table(show_edge=False, box=None, pad_edge=False, expand=True)
     timeline.add_column("t", style="dim", no_wrap=True)
@@ -100,22 +119,48 @@ def describe(flow: Flow, lines: list[StreamLine]) -> RenderableType:
 
 
 class FlowDetail(ModalScreen[None]):
+    """One flow, kept current while it runs; scrolled with the keys a pager has."""
+
     DEFAULT_CSS = """
     FlowDetail { align: center middle; }
     FlowDetail > VerticalScroll { width: 95%; height: 95%; border: thick $accent;
                                   background: $surface; padding: 0 1; }
     """
-    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="detail-close"), SHOT]
+    AUTO_FOCUS = "#detail-scroll"
+    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="detail-close"), SHOT,
+                Binding("j", "scroll('down')", "Down", show=False, id="detail-down"),
+                Binding("k", "scroll('up')", "Up", show=False, id="detail-up"),
+                Binding("space", "scroll('page_down')", "Page down", show=False,
+                        id="detail-page-down"),
+                Binding("g", "scroll('home')", "Top", show=False, id="detail-top"),
+                Binding("G", "scroll('end')", "Bottom", show=False, id="detail-bottom")]
+    REFRESH_S = 0.5
 
-    def __init__(self, flow: Flow, lines: list[StreamLine]) -> None:
+    def __init__(self, flow: Flow, lines: Callable[[], list[StreamLine]]) -> None:
         super().__init__()
         self.flow = flow
         self.lines = lines
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-scroll"):
-            yield Static(describe(self.flow, self.lines), id="detail-body")
+            yield Static(describe(self.flow, self.lines()), id="detail-body")
         yield Footer()
+
+    def on_mount(self) -> None:
+        if not self.flow.state.terminal:
+            self._timer = self.set_interval(self.REFRESH_S, self._refresh_body)
+
+    def _refresh_body(self) -> None:
+        """A running flow's detail moves with it: elapsed, timeline, text; once more at its
+        end, then the timer stops."""
+        self.query_one("#detail-body", Static).update(describe(self.flow, self.lines()))
+        if self.flow.state.terminal:
+            self._timer.stop()
+
+    def action_scroll(self, where: str) -> None:
+        view = self.query_one("#detail-scroll", VerticalScroll)
+        {"down": view.scroll_down, "up": view.scroll_up, "page_down": view.scroll_page_down,
+         "home": view.scroll_home, "end": view.scroll_end}[where](animate=False)
 
     def action_close(self) -> None:
         self.dismiss(None)
