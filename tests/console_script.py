@@ -47,7 +47,17 @@ FLOWS = [  # id, client, model, state, elapsed, ttft, out, session
      "d00dfeed"),
     (6, "opencode/1.4.2", "claude-sonnet-5-5", FlowState.STREAMING, 3.4, 0.74, 164,
      "a1b2c3d4"),
+    (7, "claude-cli/2.1.332", "claude-sonnet-5-5", FlowState.STREAMING, 23.0, 1.1, 40,
+     "e7e7e7e7"),  # nothing since it started: stalled
 ]
+OUTCOMES = {  # what the engine records as a flow ends: the reason column shows it
+    1: {"stop_reason": "end_turn"},
+    2: {"error": {"type": "rate_limit_error", "status": 429, "class": "plan_limit",
+                  "message": "Claude plan usage limit reached"}},
+    4: {"cancel_reason": "operator"},
+    5: {"error": {"type": "timeout_error", "status": 504, "class": "timeout",
+                  "message": "inactivity limit 900 s"}},
+}
 
 
 def add_flows(app: ProxyConsole) -> None:
@@ -62,13 +72,15 @@ def add_flows(app: ProxyConsole) -> None:
             flow.first_token_mono = flow.created_mono + ttft
         flow.output_tokens, flow.session_id = out, session + "-0000-4000-8000"
         flow.transition(state)
+        for name, value in OUTCOMES.get(fid, {}).items():
+            setattr(flow, name, value)
         if state == FlowState.PARKED:
             flow.waiting_on = [{"id": "toolu_01", "name": "edit"}, {"id": "toolu_02",
                                                                     "name": "bash"}]
         app.engine.flows.add(flow)
         if state.terminal:
             app.engine.flows.finish(flow)
-    app.engine.flows._next_id = 7
+    app.engine.flows._next_id = 8
 
 
 def events() -> list:
@@ -79,7 +91,7 @@ def events() -> list:
            ThinkingDelta(6, "The user wants the failing test fixed; look at the fixture "
                             "first.\n", **at(6.5))]
     words = ["The", "fixture", "opens", "the", "journal", "before", "the", "temp", "dir", "exists,", "so", "the", "first", "write", "fails.", "I", "will", "create", "the", "folder", "in", "the", "fixture", "and", "keep", "the", "test", "as", "it", "is.\nHere", "is", "the", "change:\n"]
-    out += [TextDelta(6, w + " ", **at(7 + i * 0.01)) for i, w in enumerate(words)]
+    out += [TextDelta(6, w + " ", **at(28 + i * 0.01)) for i, w in enumerate(words)]
     out += [
         ToolCall(1, "toolu_a", "Write", '{"file_path": "src/app.py"}',
                  path="/home/dev/project/src/app.py", **at(2)),

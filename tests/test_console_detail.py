@@ -45,6 +45,9 @@ async def test_the_detail_of_a_streaming_flow_moves_and_scrolls_from_the_keyboar
         first = _body(app)
         assert "started" in first and "20" in first  # a date, not an epoch number
         await _until(pilot, lambda: _body(app) != first)  # elapsed and text move on
+        await asyncio.wait_for(task, 20)
+        await _until(pilot, lambda: _row(_body(app), "state") == "done")  # and its end
+        # Scrolled once it has stopped growing.
         view = app.screen.query_one("#detail-scroll")
         assert view.max_scroll_y > 0, "the detail is longer than the screen"
         for key, check in (("G", lambda: view.scroll_y == view.max_scroll_y),
@@ -54,9 +57,7 @@ async def test_the_detail_of_a_streaming_flow_moves_and_scrolls_from_the_keyboar
                            ("home", lambda: view.scroll_y == 0),
                            ("end", lambda: view.scroll_y == view.max_scroll_y)):
             await pilot.press(key)
-            await _until(pilot, check, timeout=3)
-        await asyncio.wait_for(task, 20)
-        await _until(pilot, lambda: _row(_body(app), "state") == "done")  # and its end
+            await _until(pilot, check)
 
 
 def _row(body: str, key: str) -> str | None:

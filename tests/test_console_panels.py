@@ -78,3 +78,61 @@ async def test_s_in_a_modal_saves_a_screenshot_and_every_quit_asks(tmp_path: Pat
     except anthropic.APIError:
         pass  # cancelled by the quit, as q does
     assert app.return_code == 0
+
+
+async def test_follow_survives_a_burst_and_only_the_user_turns_it_off(tmp_path: Path) -> None:
+    import asyncio
+
+    import anthropic
+
+    from tui_proxy.console.widgets.flows_table import FlowsTable
+    app = ProxyConsole(make_settings(tmp_path), run_doctor=False,
+                       screenshot_dir=tmp_path / "shots")
+    async with app.run_test(size=(160, 50)) as pilot:
+        client = anthropic.AsyncAnthropic(base_url=app.server.url, api_key="x", max_retries=0)
+        table = app.query_one(FlowsTable)
+        for burst in (3, 4):  # a fresh console, then again
+            await asyncio.gather(*(client.messages.create(
+                model="claude-sonnet-5-5", max_tokens=20,
+                messages=[{"role": "user", "content": f"hi {n}"}]) for n in range(burst)))
+            for _ in range(100):
+                if table.row_count == (3 if burst == 3 else 7):
+                    break
+                await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            assert app.follow, f"follow turned itself off in a burst of {burst}"
+            assert table.cursor_row == table.row_count - 1
+        await pilot.press("up")
+        await pilot.pause(0.2)
+        assert not app.follow and table.cursor_row == table.row_count - 2
+
+
+async def test_columns_and_footer_follow_the_terminal_size(tmp_path: Path) -> None:
+    import anthropic
+
+    from textual.widgets import Footer
+
+    from tui_proxy.console.widgets.flows_table import FlowsTable
+    app = ProxyConsole(make_settings(tmp_path), run_doctor=False,
+                       screenshot_dir=tmp_path / "shots")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await anthropic.AsyncAnthropic(base_url=app.server.url, api_key="x",
+                                       max_retries=0).messages.create(
+            model="claude-sonnet-5-5", max_tokens=20,
+            messages=[{"role": "user", "content": "hi"}])
+        table = app.query_one(FlowsTable)
+        wide = [c.key.value for c in table.columns.values()]
+        assert "client" in wide and "reason" in wide
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.5)
+        narrow = [c.key.value for c in table.columns.values()]
+        assert "client" not in narrow and "reason" in narrow
+        assert table.row_count == 1 and table.cursor_row == 0
+        assert app.screen.has_class("-short")
+        footer = " ".join(str(k.render()) for k in app.query_one(Footer).query("FooterKey")
+                          if k.region.width and k.region.right <= 80)
+        assert "Help" in footer and "Quit" in footer, footer
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause(0.5)
+        assert [c.key.value for c in table.columns.values()] == wide
+        assert not app.screen.has_class("-short")

@@ -8,6 +8,7 @@ request path awaits the UI, and no widget is touched per token.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import os
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Iterable, Mapping
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -26,7 +27,7 @@ from tui_proxy.core import logbridge
 from tui_proxy.core.bus import EventBus
 from tui_proxy.core.engine import Engine
 from tui_proxy.sdk.runner import sdk_engine
-from tui_proxy.core.events import FlowFailed, SettingsApplied
+from tui_proxy.core.events import FlowFailed, Note, SettingsApplied
 from tui_proxy.sdk.login import PROXY_LOGIN
 from tui_proxy.http.server import ProxyServer
 from tui_proxy.config.settings import Settings, SettingsError, load_settings
@@ -43,6 +44,9 @@ from tui_proxy.journal.writer import loss_of, loss_text
 from tui_proxy.console.widgets.status_bar import StatusBar, StatusFacts
 from tui_proxy.console.widgets.stream_panel import StreamPanel
 
+FOOTER_FULL_WIDTH = 120
+NARROW_HIDDEN = frozenset({"cancel-all", "toggle-stream-all", "clear-panel", "login",
+                           "screenshot"})
 PANELS = ("stream", "files", "tools", "aborts", "stderr", "sessions", "log", "doctor")
 PANEL_TITLES = {"stream": "Stream", "files": "Files", "tools": "Tools", "aborts": "Aborts",
                 "stderr": "Stderr", "sessions": "Sessions", "log": "Log", "doctor": "Doctor"}
@@ -62,6 +66,8 @@ class ProxyConsole(App[int]):
     AUTO_FOCUS = "#flows"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDING_GROUP_TITLE = "Console"
+    # Classes on the screen by size: console.tcss lays a short terminal out differently.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
         Binding("c", "cancel_flow", "Cancel", id="cancel-flow",
                 tooltip="Cancel the selected flow (asks first)"),
@@ -144,6 +150,22 @@ class ProxyConsole(App[int]):
             return ChecksPanel(id="panel-doctor")
         return EventPanel(name, self.clock_format, id=f"panel-{name}")
 
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_footer(event.size.width)
+
+    def _fit_footer(self, width: int) -> None:
+        """On a narrow terminal the footer keeps the keys people look for (? Help, q Quit):
+        the others leave it, and stay in ? help and the palette."""
+        show = width >= FOOTER_FULL_WIDTH
+        changed = False
+        for key, bindings in self._bindings.key_to_bindings.items():
+            for i, binding in enumerate(bindings):
+                if binding.id in NARROW_HIDDEN and binding.show != show:
+                    bindings[i] = dataclasses.replace(binding, show=show)
+                    changed = True
+        if changed:
+            self.refresh_bindings()
+
     async def on_mount(self) -> None:
         self.query_one("#flows-box").border_title = "Flows"
         self.query_one("#filter", Input).display = False
@@ -187,6 +209,10 @@ class ProxyConsole(App[int]):
         if self.run_doctor and any(isinstance(e, FlowFailed)
                                    and e.error_type == "authentication_error" for e in events):
             self.recheck_login()
+        lost = self.sub.take_dropped()
+        if lost:  # said where the user looks, not only in /metrics
+            events.append(Note(None, "warning", f"the console fell behind and lost {lost} "
+                                                "events (the flows table and panels miss them)"))
         self.model.apply(events)
         with self.batch_update():
             self._sync_flows(self.model.take_touched())
@@ -211,7 +237,7 @@ class ProxyConsole(App[int]):
 
     def _sync_flows(self, touched: set[int]) -> None:
         table = self.query_one(FlowsTable)
-        added = table.sync(self.engine.flows.all(), self._live_tokens)
+        added = table.sync(self.engine.flows.all(), self._live_tokens, self.clock())
         if added and self.follow:
             table.follow_latest()
         current = table.selected_flow_id
@@ -418,7 +444,8 @@ class ProxyConsole(App[int]):
         if flow_id != self.selected:
             self._select(flow_id)
         table = self.query_one(FlowsTable)
-        if table.row_count and event.cursor_row < table.row_count - 1:
+        if table.take_user_moved() and table.row_count \
+                and event.cursor_row < table.row_count - 1:
             self.follow = False  # moving up through history stops following
 
     def action_filter(self) -> None:

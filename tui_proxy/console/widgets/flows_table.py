@@ -6,15 +6,21 @@ import time
 from collections.abc import Callable, Iterable
 
 from rich.text import Text
+from textual import events
 from textual.widgets import DataTable
 
 from tui_proxy.core.flow import Flow, FlowState
 
-COLUMNS = (("id", "#", 5), ("client", "client", 16), ("model", "model", 18),
+COLUMNS = (("id", "#", 5), ("client", "client", 18), ("model", "model", 18),
            ("state", "state", 10), ("elapsed", "elapsed", 8), ("ttft", "ttft", 6),
-           ("out", "out tok", 7), ("rate", "tok/s", 6), ("session", "session", 9))
+           ("out", "out tok", 7), ("rate", "tok/s", 6), ("session", "session", 9),
+           ("reason", "reason", 26))
+CLIENT_WIDTH = 18
+STALL_S = 10.0  # a running flow with no event for this long reads "stalled", not "streaming"
+RUNNING = frozenset({FlowState.STARTING, FlowState.STREAMING, FlowState.TOOL})
 MAX_ROWS = 500
-NARROW = 100  # below this many columns the client and session columns give way
+NARROW = 100  # below this many columns the client, session, ttft and tok/s columns give way
+NARROW_DROPS = frozenset({"client", "session", "ttft", "rate"})
 STATE_STYLE = {
     FlowState.QUEUED: "yellow", FlowState.STARTING: "cyan", FlowState.STREAMING: "bold green",
     FlowState.TOOL: "bold cyan", FlowState.PARKED: "bold magenta", FlowState.DONE: "dim",
@@ -32,9 +38,34 @@ def _secs(value: float | None) -> str:
 
 
 def _client(agent: str) -> str:
-    """``claude-cli/2.1 (external)`` → ``claude-cli/2.1``; long agents cut."""
+    """``claude-cli/2.1.332 (external)`` → ``claude-cli/2.1.332``; a longer agent is cut with
+    an ellipsis, so a cut version never reads as another version."""
     head = (agent or "?").split(" ")[0]
-    return head[:16]
+    return head if len(head) <= CLIENT_WIDTH else head[:CLIENT_WIDTH - 1] + "…"
+
+
+def quiet_for(flow: Flow, now: float) -> float | None:
+    """Seconds since a running flow's last event (None when it is not running)."""
+    if flow.state not in RUNNING:
+        return None
+    last = flow.timeline[-1].ts if flow.timeline else flow.created
+    return now - last
+
+
+def reason(flow: Flow, now: float) -> str:
+    """Why a flow is where it is: the error class, who cancelled, the stop reason, what a
+    parked flow waits for, how long a stalled one has been quiet."""
+    quiet = quiet_for(flow, now)
+    if quiet is not None and quiet >= STALL_S:
+        return f"no output for {_secs(quiet)}"
+    if flow.state == FlowState.PARKED:
+        names = ", ".join(u["name"] for u in flow.waiting_on)
+        return f"waits for {names or 'tool results'}"
+    if flow.state == FlowState.CANCELLED:
+        return flow.cancel_reason or "cancelled"
+    if flow.error:
+        return str(flow.error.get("class") or flow.error.get("type") or "error")
+    return flow.stop_reason or ""
 
 
 def _live_rate(flow: Flow, tokens: int) -> float | None:
@@ -46,27 +77,41 @@ def _live_rate(flow: Flow, tokens: int) -> float | None:
     return tokens / span if span > 0.2 else None
 
 
-def row_cells(flow: Flow, live_tokens: int = 0) -> tuple[Text | str, ...]:
+def row_cells(flow: Flow, live_tokens: int = 0,
+              now: float | None = None) -> tuple[Text | str, ...]:
+    now = time.time() if now is None else now
     out = flow.output_tokens or live_tokens
     rate = flow.tokens_per_s if flow.output_tokens else _live_rate(flow, live_tokens)
     state = flow.state
-    label = state.value
+    label, style = state.value, STATE_STYLE.get(state, "")
     if state == FlowState.PARKED and flow.waiting_on:
         label = f"parked×{len(flow.waiting_on)}"
+    quiet = quiet_for(flow, now)
+    if quiet is not None and quiet >= STALL_S:
+        label, style = "stalled", "bold yellow"
+    why = reason(flow, now)
     return (
         str(flow.id), _client(flow.client), flow.model[:18],
-        Text(label, style=STATE_STYLE.get(state, "")), _secs(flow.elapsed_s),
+        Text(label, style=style), _secs(flow.elapsed_s),
         _secs(flow.ttft_s) if flow.ttft_s is not None else "–",
         str(out) if out else "–", f"{rate:.0f}" if rate else "–",
         (flow.session_id or "")[:8] or "–",
+        Text(why, style="red" if flow.error else "yellow" if label == "stalled" else "dim"),
     )
 
 
-def matches(flow: Flow, needle: str) -> bool:
+def columns_for(width: int) -> list[int]:
+    """Indexes of COLUMNS shown at a terminal width."""
+    return [i for i, (key, _, _) in enumerate(COLUMNS)
+            if width >= NARROW or key not in NARROW_DROPS]
+
+
+def matches(flow: Flow, needle: str, now: float | None = None) -> bool:
     if not needle:
         return True
     hay = " ".join((str(flow.id), flow.client, flow.model, flow.state.value,
-                    flow.session_id or "", flow.mode)).lower()
+                    flow.session_id or "", flow.mode,
+                    reason(flow, time.time() if now is None else now))).lower()
     return all(part in hay for part in needle.lower().split())
 
 
@@ -80,14 +125,54 @@ class FlowsTable(DataTable):
         self._cells: dict[int, tuple] = {}
         self.filter_text = ""
         self.shown = list(range(len(COLUMNS)))  # indexes of COLUMNS on screen
+        self._restore: int | None = None  # the flow to select again after a rebuild
+        self._user_moved = False
+
+    # The person moved the cursor (keys, click), as opposed to follow moving it for them:
+    # only the former may turn follow off, or a burst of new rows would.
+    def action_cursor_up(self) -> None:
+        self._user_moved = True
+        super().action_cursor_up()
+
+    def action_page_up(self) -> None:
+        self._user_moved = True
+        super().action_page_up()
+
+    def action_scroll_top(self) -> None:
+        self._user_moved = True
+        super().action_scroll_top()
+
+    def action_scroll_home(self) -> None:
+        self._user_moved = True
+        super().action_scroll_home()
+
+    async def _on_click(self, event: events.Click) -> None:
+        self._user_moved = True
+        await super()._on_click(event)
+
+    def take_user_moved(self) -> bool:
+        moved, self._user_moved = self._user_moved, False
+        return moved
 
     def on_mount(self) -> None:
-        if self.app.size.width < NARROW:
-            self.shown = [i for i, (key, _, _) in enumerate(COLUMNS)
-                          if key not in ("client", "session")]
+        self._set_columns(self.app.size.width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.row_count and columns_for(self.app.size.width) == self.shown:
+            self.move_cursor(row=self.cursor_row)  # keeps the selected row in view
+        if columns_for(self.app.size.width) != self.shown:
+            # Columns follow the terminal: rebuilt, rows re-added on the next sync, and the
+            # selected flow selected again.
+            self._restore = self.selected_flow_id
+            self.clear(columns=True)
+            self._cells.clear()
+            self._set_columns(self.app.size.width)
+
+    def _set_columns(self, width: int) -> None:
+        self.shown = columns_for(width)
         for i in self.shown:
-            key, label, width = COLUMNS[i]
-            self.add_column(label, key=key, width=width)
+            key, label, col_width = COLUMNS[i]
+            self.add_column(label, key=key, width=col_width)
 
     @property
     def selected_flow_id(self) -> int | None:
@@ -99,9 +184,11 @@ class FlowsTable(DataTable):
             return None
         return int(key.value) if key.value is not None else None
 
-    def sync(self, flows: Iterable[Flow], live_tokens: Callable[[int], int]) -> bool:
+    def sync(self, flows: Iterable[Flow], live_tokens: Callable[[int], int],
+             now: float | None = None) -> bool:
         """Bring rows in line with ``flows``; returns True when a row was added."""
-        wanted = sorted((f for f in flows if matches(f, self.filter_text)),
+        now = time.time() if now is None else now
+        wanted = sorted((f for f in flows if matches(f, self.filter_text, now)),
                         key=lambda f: f.id)[-MAX_ROWS:]
         wanted_ids = {f.id for f in wanted}
         for flow_id in [i for i in self._cells if i not in wanted_ids]:
@@ -109,7 +196,7 @@ class FlowsTable(DataTable):
             del self._cells[flow_id]
         added = False
         for flow in wanted:
-            full = row_cells(flow, live_tokens(flow.id))
+            full = row_cells(flow, live_tokens(flow.id), now)
             cells = tuple(full[i] for i in self.shown)
             old = self._cells.get(flow.id)
             if old is None:
@@ -121,6 +208,9 @@ class FlowsTable(DataTable):
                     if new != before:
                         self.update_cell(str(flow.id), key, new)
             self._cells[flow.id] = cells
+        if self._restore is not None and self._restore in self._cells:
+            self.move_cursor(row=self.get_row_index(str(self._restore)))
+            self._restore = None
         return added
 
     def follow_latest(self) -> None:
