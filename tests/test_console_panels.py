@@ -136,3 +136,15 @@ async def test_columns_and_footer_follow_the_terminal_size(tmp_path: Path) -> No
         await pilot.pause(0.5)
         assert [c.key.value for c in table.columns.values()] == wide
         assert not app.screen.has_class("-short")
+
+
+async def test_with_the_filter_open_a_small_terminal_keeps_rows_in_view(tmp_path: Path) -> None:
+    from tui_proxy.console.widgets.flows_table import FlowsTable
+    app = ProxyConsole(make_settings(tmp_path), run_doctor=False,
+                       screenshot_dir=tmp_path / "shots")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("slash")
+        await pilot.pause(0.2)
+        assert app.query_one("#filter").display
+        table = app.query_one(FlowsTable)
+        assert table.region.height >= 4, table.region  # header + 3 rows at least
