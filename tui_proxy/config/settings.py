@@ -87,6 +87,16 @@ def _parse_list(raw: Any) -> tuple[str, ...]:
     return tuple(x.strip() for x in items if x.strip())
 
 
+def _parse_keymap(raw: Any) -> dict[str, str]:
+    """Console keys by binding id: ``{"cancel-flow": "x", "quit": "q,ctrl+d"}`` in TOML,
+    ``cancel-flow=x,quit=ctrl+d`` in env (a key list is comma-separated in TOML only)."""
+    try:
+        return _parse_aliases(raw)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("alias=model", "binding-id=key")
+                         .replace("alias and model", "binding id and key")) from None
+
+
 def _parse_aliases(raw: Any) -> dict[str, str]:
     """``{"opus": "claude-opus-4-5"}`` in TOML, ``opus=claude-opus-4-5,sonnet=…`` in env."""
     if isinstance(raw, Mapping):
@@ -175,6 +185,8 @@ FIELDS: tuple[Field, ...] = (
           "model alias map, e.g. opus=claude-opus-4-5"),
     Field("max_body_bytes", "CLAUDE_PROXY_MAX_BODY_BYTES", _parse_int(1024),
           "largest accepted request body"),
+    Field("keymap", "CLAUDE_PROXY_KEYMAP", _parse_keymap,
+          "console keys by binding id (the ids ? help lists), e.g. cancel-flow=x"),
     Field("ping_interval_s", "CLAUDE_PROXY_PING_INTERVAL_S", _parse_int(1, 3600),
           "seconds of silence before an SSE ping"),
     Field("parked_timeout_ms", "CLAUDE_PROXY_PARKED_TIMEOUT_MS", _parse_int(1000),
@@ -238,6 +250,7 @@ class Settings:
     max_queue: int = 64
     model_aliases: dict[str, str] = field(default_factory=dict)
     max_body_bytes: int = 32 * 1024 * 1024
+    keymap: dict[str, str] = field(default_factory=dict)
     ping_interval_s: int = 15
     parked_timeout_ms: int = 1_800_000
     max_parked: int = 8
@@ -290,9 +303,12 @@ def _sub_line(text: str, key: str, sub: str) -> int | None:
     return _line_of(text, key)
 
 
+TABLES = frozenset({"model_aliases", "keymap"})
+
+
 def _check_table(path: Path, text: str, key: str, value: Any) -> None:
-    """A table setting (model_aliases) holds strings only; name the entry's own line. An entry
-    named like a setting is that setting written below the table's header, not an alias."""
+    """A table setting (model_aliases, keymap) holds strings only; name the entry's own line.
+    An entry named like a setting is that setting written below the table's header."""
     for sub, item in value.items():
         if isinstance(item, str) and sub not in FIELD_BY_NAME:
             continue
@@ -302,8 +318,9 @@ def _check_table(path: Path, text: str, key: str, value: Any) -> None:
             header = re.search(rf"^[ \t]*\[[ \t]*{re.escape(key)}[ \t]*\]", text, re.MULTILINE)
             fix = (f"it is written below the [{key}] header, so it belongs to that table; move "
                    f"it above [{key}]" if header else "set it at the top level")
-            raise SettingsError(f"{where}: {key}.{sub}: {sub!r} is a setting, not a model "
-                                f"alias: {fix}")
+            what = "a model alias" if key == "model_aliases" else "a binding id"
+            raise SettingsError(f"{where}: {key}.{sub}: {sub!r} is a setting, not {what}: "
+                                f"{fix}")
         raise SettingsError(f"{where}: {key}.{sub}: expected a string, got {item!r}")
 
 
@@ -322,7 +339,7 @@ def _read_file(path: Path) -> dict[str, tuple[Any, str]]:
         where = f"file:{path}:{line}" if line else f"file:{path}"
         if key not in FIELD_BY_NAME:
             raise SettingsError(f"{where}: unknown setting {key!r}")
-        if isinstance(value, dict) and key == "model_aliases":
+        if isinstance(value, dict) and key in TABLES:
             _check_table(path, text, key, value)
         out[key] = (value, where)
     return out

@@ -29,6 +29,7 @@ _EXAMPLES = {
     "journal_dir": "/var/tmp/claude-proxy-tui-journal",
     "socket": "/run/user/1000/claude-proxy-tui/proxy.sock",
     "model_aliases": {"fast": "claude-haiku-4-5", "big": "claude-opus-4-5"},
+    "keymap": {"cancel-flow": "x", "quit": "q,ctrl+d"},
     "allowed_origins": ["http://localhost:5173"],
 }
 

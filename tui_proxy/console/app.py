@@ -81,6 +81,8 @@ class ProxyConsole(App[int]):
                 tooltip="Filter flows by text (Esc clears)"),
         Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False,
                 tooltip="Clear the flow filter"),
+        Binding("e", "toggle_errors", "Errors", id="errors-only", show=False,
+                tooltip="Show only flows that failed (errors, time-outs); again: all"),
         Binding("f", "toggle_follow", "Follow", id="toggle-follow",
                 tooltip="Keep the newest flow selected"),
         Binding("a", "toggle_stream_all", "All/one", id="toggle-stream-all",
@@ -167,6 +169,7 @@ class ProxyConsole(App[int]):
             self.refresh_bindings()
 
     async def on_mount(self) -> None:
+        self._apply_keymap()
         self.query_one("#flows-box").border_title = "Flows"
         self.query_one("#filter", Input).display = False
         # Logging goes to the bus, never to the terminal's stderr under the screen.
@@ -414,6 +417,8 @@ class ProxyConsole(App[int]):
                 return
             self.url = self.server.url
             self.sub_title = self.where
+        if "keymap" in changed:
+            self._apply_keymap()
         self.notify("Settings reloaded: " + (", ".join(changed) or "nothing changed"))
         if self.run_doctor:
             self.recheck_login()
@@ -444,8 +449,7 @@ class ProxyConsole(App[int]):
         if flow_id != self.selected:
             self._select(flow_id)
         table = self.query_one(FlowsTable)
-        if table.take_user_moved() and table.row_count \
-                and event.cursor_row < table.row_count - 1:
+        if table.take_user_moved() and flow_id != table.newest_id:
             self.follow = False  # moving up through history stops following
 
     def action_filter(self) -> None:
@@ -471,6 +475,27 @@ class ProxyConsole(App[int]):
             box.value = ""
             box.display = False
             self.query_one(FlowsTable).focus()
+
+    def action_toggle_errors(self) -> None:
+        table = self.query_one(FlowsTable)
+        table.errors_only = not table.errors_only
+        table.reset_rows()
+        self._sync_flows(set())
+        self.notify("Only failed flows." if table.errors_only else "All flows.")
+
+    def _apply_keymap(self) -> None:
+        """The user's own keys by binding id (setting keymap); an unknown id is said, not
+        ignored."""
+        keymap = dict(self.engine.settings.keymap)
+        unknown = sorted(set(keymap) - binding_ids())
+        for name in unknown:
+            del keymap[name]
+        self.set_keymap(keymap)
+        if unknown:
+            message = (f"keymap: no binding with id {', '.join(unknown)} (the ids are listed "
+                       "in ? help)")
+            self.model.apply([Note(None, "warning", message)])
+            self.notify(message, severity="warning")
 
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow
@@ -521,7 +546,7 @@ class ProxyConsole(App[int]):
             self.notify(f"Screenshot saved: {svg} (no PNG: {exc})", severity="warning")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS))
+        self.push_screen(HelpScreen(self.BINDINGS, dict(self.engine.settings.keymap)))
 
     async def action_quit(self) -> None:
         """ctrl+q and the palette's Quit ask as q does: they must not drop flows in flight."""
@@ -548,6 +573,13 @@ class ProxyConsole(App[int]):
 
         self.push_screen(Confirm(f"{busy} flow(s) in flight or parked. Quit and cancel them?"),
                          answer)
+
+
+def binding_ids() -> set[str]:
+    """Every binding id the console has: what the keymap setting may name."""
+    classes = (ProxyConsole, FlowsTable, FlowDetail, HelpScreen, Confirm)
+    return {b.id for cls in classes for b in cls.BINDINGS
+            if isinstance(b, Binding) and b.id}
 
 
 def run_console(settings: Settings, *, config_file: str | None = None,

@@ -28,17 +28,38 @@ PANEL_HELP = (
 )
 
 
-def _key(binding: Binding) -> str:
+STATE_LEGEND = (
+    ("queued", "waiting for a free slot (max_concurrent)"),
+    ("starting", "its CLI is starting or being resumed"),
+    ("streaming", "tokens are arriving"),
+    ("stalled", "running, but nothing arrived for 10 s (reason says how long)"),
+    ("parked×N", "ended with N client tool calls; its CLI waits for the results"),
+    ("done", "answered (reason: the stop reason)"),
+    ("error", "failed (reason: the error class; Aborts has the message and the fix)"),
+    ("cancelled", "by the client, the operator (c) or shutdown (reason says which)"),
+    ("timed out", "a time limit ended it (reason: which limit)"),
+)
+
+
+def _key(binding: Binding, keymap: dict[str, str]) -> str:
     names = {"slash": "/", "question_mark": "?", "escape": "Esc", "enter": "Enter"}
-    return ", ".join(names.get(k, k) for k in binding.key.split(","))
+    keys = keymap.get(binding.id or "", binding.key)
+    return ", ".join(names.get(k, k) for k in keys.split(","))
 
 
-def help_body(bindings: list[Binding]) -> Group:
+def help_body(bindings: list[Binding], keymap: dict[str, str] | None = None) -> Group:
+    keymap = keymap or {}
     keys = Table(show_edge=False, box=None, pad_edge=False)
     keys.add_column("key", style="bold cyan", no_wrap=True)
     keys.add_column("does")
+    keys.add_column("id (keymap)", style="dim", no_wrap=True)
     for binding in bindings:
-        keys.add_row(_key(binding), binding.tooltip or binding.description)
+        keys.add_row(_key(binding, keymap), binding.tooltip or binding.description,
+                     binding.id or "")
+    keys.add_row("j, k, g, G", "flows table: down, up, first, last (also arrows, Home/End)",
+                 "flows-down …")
+    keys.add_row("o / header click", "sort the flows by the next column / by that column "
+                 "(again: reverse)", "sort-flows")
     keys.add_row("tab", "move between the flows table and the panels")
     keys.add_row("ctrl+p", "command palette: the same actions by name")
     panels = Table(show_edge=False, box=None, pad_edge=False)
@@ -46,7 +67,15 @@ def help_body(bindings: list[Binding]) -> Group:
     panels.add_column("shows")
     for row in PANEL_HELP:
         panels.add_row(*row)
-    return Group(Rule("claude-proxy-tui: keys"), keys, Rule("panels"), panels,
+    states = Table(show_edge=False, box=None, pad_edge=False)
+    states.add_column("state", style="bold", no_wrap=True)
+    states.add_column("means")
+    for row in STATE_LEGEND:
+        states.add_row(*row)
+    return Group(Rule("claude-proxy-tui: keys"), keys,
+                 Text("Your own keys: the keymap setting, by id (e.g. cancel-flow = \"x\").",
+                      style="dim"),
+                 Rule("flow states"), states, Rule("panels"), panels,
                  Text("\nEsc, q or ? closes this help.", style="dim"))
 
 
@@ -58,13 +87,14 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help-close"), SHOT]
 
-    def __init__(self, bindings: list[Binding]) -> None:
+    def __init__(self, bindings: list[Binding], keymap: dict[str, str] | None = None) -> None:
         super().__init__()
         self.bindings_list = [b for b in bindings if isinstance(b, Binding)]
+        self.keymap = keymap or {}
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(help_body(self.bindings_list), id="help-body")
+            yield Static(help_body(self.bindings_list, self.keymap), id="help-body")
 
     def action_close(self) -> None:
         self.dismiss(None)

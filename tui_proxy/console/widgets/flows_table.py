@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from tui_proxy.core.flow import Flow, FlowState
@@ -100,6 +102,24 @@ def row_cells(flow: Flow, live_tokens: int = 0,
     )
 
 
+def failed(flow: Flow) -> bool:
+    """What the errors-only filter keeps: errors, time-outs, and cancels with an error."""
+    return flow.state in (FlowState.ERROR, FlowState.TIMED_OUT) or bool(flow.error)
+
+
+def _num(value: float | None) -> float:
+    return -1.0 if value is None else value
+
+
+SORT_VALUES: dict[str, Callable[[Flow], Any]] = {
+    "id": lambda f: f.id, "client": lambda f: f.client.lower(), "model": lambda f: f.model,
+    "state": lambda f: f.state.value, "elapsed": lambda f: f.elapsed_s,
+    "ttft": lambda f: _num(f.ttft_s), "out": lambda f: f.output_tokens,
+    "rate": lambda f: _num(f.tokens_per_s), "session": lambda f: f.session_id or "",
+    "reason": lambda f: reason(f, time.time()),
+}
+
+
 def columns_for(width: int) -> list[int]:
     """Indexes of COLUMNS shown at a terminal width."""
     return [i for i, (key, _, _) in enumerate(COLUMNS)
@@ -119,11 +139,23 @@ class FlowsTable(DataTable):
     """Rows keyed by flow id; cells rewritten only when their text changed."""
 
     DEFAULT_CSS = "FlowsTable { height: 1fr; }"
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="flows-down"),
+        Binding("k", "cursor_up", "Up", show=False, id="flows-up"),
+        Binding("g", "scroll_top", "First", show=False, id="flows-first"),
+        Binding("G", "scroll_bottom", "Last", show=False, id="flows-last"),
+        Binding("o", "cycle_sort", "Sort", show=False, id="sort-flows",
+                tooltip="Sort by the next column (again on a header click: reverse)"),
+    ]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._cells: dict[int, tuple] = {}
+        self._flows: dict[int, Flow] = {}
         self.filter_text = ""
+        self.errors_only = False
+        self.sort_key = "id"  # a COLUMNS key
+        self.sort_reverse = False
         self.shown = list(range(len(COLUMNS)))  # indexes of COLUMNS on screen
         self._restore: int | None = None  # the flow to select again after a rebuild
         self._user_moved = False
@@ -146,9 +178,9 @@ class FlowsTable(DataTable):
         self._user_moved = True
         super().action_scroll_home()
 
-    async def _on_click(self, event: events.Click) -> None:
+    def _on_click(self, event: events.Click) -> None:
+        # Textual calls every class's own _on_click along the MRO: DataTable's runs after.
         self._user_moved = True
-        await super()._on_click(event)
 
     def take_user_moved(self) -> bool:
         moved, self._user_moved = self._user_moved, False
@@ -166,13 +198,20 @@ class FlowsTable(DataTable):
             self._restore = self.selected_flow_id
             self.clear(columns=True)
             self._cells.clear()
+            self._flows.clear()
             self._set_columns(self.app.size.width)
 
     def _set_columns(self, width: int) -> None:
         self.shown = columns_for(width)
         for i in self.shown:
-            key, label, col_width = COLUMNS[i]
-            self.add_column(label, key=key, width=col_width)
+            key, _, col_width = COLUMNS[i]
+            self.add_column(self._label(key), key=key, width=col_width)
+
+    def _label(self, key: str) -> Text:
+        """A column's header, marked ▲/▼ when the rows are sorted by it."""
+        label = next(lab for k, lab, _ in COLUMNS if k == key)
+        sorted_here = key == self.sort_key and (key != "id" or self.sort_reverse)
+        return Text(label + ((" ▼" if self.sort_reverse else " ▲") if sorted_here else ""))
 
     @property
     def selected_flow_id(self) -> int | None:
@@ -188,36 +227,74 @@ class FlowsTable(DataTable):
              now: float | None = None) -> bool:
         """Bring rows in line with ``flows``; returns True when a row was added."""
         now = time.time() if now is None else now
-        wanted = sorted((f for f in flows if matches(f, self.filter_text, now)),
+        wanted = sorted((f for f in flows if matches(f, self.filter_text, now)
+                         and (not self.errors_only or failed(f))),
                         key=lambda f: f.id)[-MAX_ROWS:]
         wanted_ids = {f.id for f in wanted}
         for flow_id in [i for i in self._cells if i not in wanted_ids]:
             self.remove_row(str(flow_id))
             del self._cells[flow_id]
-        added = False
+            self._flows.pop(flow_id, None)
+        added = changed = False
         for flow in wanted:
             full = row_cells(flow, live_tokens(flow.id), now)
             cells = tuple(full[i] for i in self.shown)
             old = self._cells.get(flow.id)
+            self._flows[flow.id] = flow
             if old is None:
                 self.add_row(*cells, key=str(flow.id))
                 added = True
             elif old != cells:
+                changed = True
                 keys = [COLUMNS[i][0] for i in self.shown]
                 for key, new, before in zip(keys, cells, old):
                     if new != before:
                         self.update_cell(str(flow.id), key, new)
             self._cells[flow.id] = cells
+        if (added or changed) and (self.sort_key != "id" or self.sort_reverse):
+            self._sort()
         if self._restore is not None and self._restore in self._cells:
             self.move_cursor(row=self.get_row_index(str(self._restore)))
             self._restore = None
         return added
 
+    @property
+    def newest_id(self) -> int | None:
+        return max(self._cells) if self._cells else None
+
     def follow_latest(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=self.row_count - 1)
+        if self.newest_id is not None:
+            self.move_cursor(row=self.get_row_index(str(self.newest_id)))
+
+    # -- sorting -----------------------------------------------------------------------
+
+    def action_cycle_sort(self) -> None:
+        keys = [COLUMNS[i][0] for i in self.shown]
+        nxt = keys[(keys.index(self.sort_key) + 1) % len(keys)] if self.sort_key in keys \
+            else "id"
+        self.sort_by(nxt, reverse=False)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        self.sort_by(key, reverse=not self.sort_reverse if key == self.sort_key else False)
+
+    def sort_by(self, key: str, reverse: bool) -> None:
+        self.sort_key, self.sort_reverse = key, reverse
+        for column in self.columns.values():
+            column.label = self._label(str(column.key.value))
+        self._sort()
+        self.refresh()
+
+    def _sort(self) -> None:
+        """Rows in the chosen order, the selected flow still selected."""
+        selected = self.selected_flow_id
+        value = SORT_VALUES.get(self.sort_key, SORT_VALUES["id"])
+        self.sort("id", key=lambda cell: value(self._flows[int(cell)]), reverse=self.sort_reverse)
+        if selected is not None and selected in self._cells:
+            self.move_cursor(row=self.get_row_index(str(selected)), scroll=True)
 
     def reset_rows(self) -> None:
         """After a filter change: rebuild (the only time rows are cleared)."""
         self.clear()
         self._cells.clear()
+        self._flows.clear()
