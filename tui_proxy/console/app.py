@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import gc
 import os
 import time
@@ -28,10 +29,13 @@ from tui_proxy.core.bus import EventBus
 from tui_proxy.core.engine import Engine
 from tui_proxy.sdk.runner import sdk_engine
 from tui_proxy.core.events import FlowFailed, Note, SettingsApplied
+from tui_proxy.core.flow import Flow
 from tui_proxy.sdk.login import PROXY_LOGIN
 from tui_proxy.http.server import ProxyServer
 from tui_proxy.config.settings import Settings, SettingsError, load_settings
 from tui_proxy.console.commands import ConsoleCommands
+from tui_proxy.console.export import (KEEP_BODIES, RecentBodies, curl_command, flow_record,
+                                      response_text)
 from tui_proxy.console.model import ConsoleModel, StreamLine
 from tui_proxy.console.screens.confirm import Confirm
 from tui_proxy.console.screens.detail import FlowDetail
@@ -89,6 +93,12 @@ class ProxyConsole(App[int]):
                 tooltip="Stream panel: the selected flow or all flows"),
         Binding("z", "clear_panel", "Clear", id="clear-panel",
                 tooltip="Clear the log of the panel on show"),
+        Binding("y", "copy_text", "Copy text", id="copy-text", show=False,
+                tooltip="Copy the selected flow's response text to the clipboard"),
+        Binding("Y", "copy_curl", "Copy curl", id="copy-curl", show=False,
+                tooltip="Copy the selected flow's request as a curl command"),
+        Binding("x", "export_flow", "Export", id="export-flow", show=False,
+                tooltip="Save the selected flow as JSON beside the screenshots (and copy it)"),
         Binding("s", "screenshot", "Shot", id="screenshot",
                 tooltip="Save a screenshot (SVG and PNG) to the folder the status bar names"),
         Binding("L", "login", "Log in", id="login",
@@ -121,6 +131,8 @@ class ProxyConsole(App[int]):
         self.screenshot_dir = screenshot_dir or default_screenshot_dir()
         self.drain_hz = drain_hz
         self.model = ConsoleModel(clock)
+        self.bodies = RecentBodies()  # for copy as curl
+        self.engine.body_hooks.append(self.bodies)
         self.sub = self.bus.subscribe(maxlen=200_000, name="console")
         self.follow = True
         self.selected: int | None = None
@@ -365,6 +377,53 @@ class ProxyConsole(App[int]):
     def _selected_flow(self):
         flow_id = self.query_one(FlowsTable).selected_flow_id
         return self.engine.flows.get(flow_id) if flow_id is not None else None
+
+    def _flow_in_view(self) -> Flow | None:
+        """The flow a copy key means: the open detail's, else the selected row's."""
+        if isinstance(self.screen, FlowDetail):
+            return self.screen.flow
+        flow = self._selected_flow()
+        if flow is None:
+            self.notify("No flow selected.", severity="warning")
+        return flow
+
+    def action_copy_text(self) -> None:
+        flow = self._flow_in_view()
+        if flow is not None:
+            text = response_text(self._flow_lines(flow.id))
+            self.copy_to_clipboard(text)
+            self.notify(f"Copied flow #{flow.id}'s response ({len(text):,} characters).")
+
+    def action_copy_curl(self) -> None:
+        flow = self._flow_in_view()
+        if flow is None:
+            return
+        body = self.bodies.get(flow.id)
+        if body is None:
+            self.notify(f"Flow #{flow.id}'s request is no longer held (the console keeps the "
+                        f"last {KEEP_BODIES}); `claude-proxy-tui replay {flow.id}` re-sends it "
+                        "from the journal.", severity="warning", timeout=8)
+            return
+        self.copy_to_clipboard(curl_command(self.url, flow, body,
+                                            bool(self.engine.settings.api_key)))
+        self.notify(f"Copied flow #{flow.id}'s request as a curl command (secrets redacted).")
+
+    def action_export_flow(self) -> None:
+        flow = self._flow_in_view()
+        if flow is None:
+            return
+        record = flow_record(flow, self._flow_lines(flow.id), self.bodies.get(flow.id))
+        text = json.dumps(record, ensure_ascii=False, indent=2, default=str)
+        folder = self.screenshot_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"flow-{flow.id}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+            path.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Could not save flow #{flow.id}: {exc}", severity="error")
+            return
+        self.copy_to_clipboard(text)
+        self.notify(f"Flow #{flow.id} saved to {path} (and copied).")
 
     def action_cancel_flow(self) -> None:
         flow = self._selected_flow()

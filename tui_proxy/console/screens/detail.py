@@ -133,7 +133,11 @@ class FlowDetail(ModalScreen[None]):
                 Binding("space", "scroll('page_down')", "Page down", show=False,
                         id="detail-page-down"),
                 Binding("g", "scroll('home')", "Top", show=False, id="detail-top"),
-                Binding("G", "scroll('end')", "Bottom", show=False, id="detail-bottom")]
+                Binding("G", "scroll('end')", "Bottom", show=False, id="detail-bottom"),
+                # The app's copy keys, meaning this flow (a modal blocks the app's bindings).
+                Binding("y", "app.copy_text", "Copy text", id="detail-copy-text"),
+                Binding("Y", "app.copy_curl", "Copy curl", id="detail-copy-curl"),
+                Binding("x", "app.export_flow", "Export", id="detail-export-flow")]
     REFRESH_S = 0.5
 
     def __init__(self, flow: Flow, lines: Callable[[], list[StreamLine]]) -> None:
