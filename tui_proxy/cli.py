@@ -210,7 +210,8 @@ def cmd_log(argv: list[str]) -> int:
     parser.add_argument("--flow", metavar="ID",
                         help="one flow's timeline (ID, or RUN:ID to pick a proxy run)")
     parser.add_argument("--since", metavar="WHEN",
-                        help="ISO date/time (2025-01-31, 2025-01-31T14:00) or relative (30m, 2h, 1d)")
+                        help="ISO date/time (2025-01-31, 2025-01-31T14:00) "
+                             "or relative (30m, 2h, 1d)")
     parser.add_argument("--limit", type=int, default=None,
                         help="show the latest N flows (default: 50 in the table, all with --json; "
                         "0: all; totals cover all)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -74,10 +75,8 @@ async def run_headless(settings: Settings, out: TextIO = sys.stdout) -> int:
     printer_done = asyncio.Event()
 
     async def printer() -> None:
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await print_events(bus, out, settings.debug, printer_done)
-        except asyncio.CancelledError:
-            pass
 
     printer_task = asyncio.create_task(printer())
     try:

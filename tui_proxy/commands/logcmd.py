@@ -11,8 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tui_proxy.journal.reader import (Flow, Journal, find_flow, journal_dir, load_journal, parse_since, select,
-                            totals)
+from tui_proxy.journal.reader import (
+    Flow, Journal, find_flow, journal_dir, load_journal, parse_since, select, totals,
+)
 from tui_proxy.config.settings import SettingsError, load_settings
 from tui_proxy.core.describe import describe_entry, short
 
@@ -58,7 +59,8 @@ def print_table(flows: list[Flow], shown: list[Flow], console: Any) -> None:
     for f in shown:
         end = f.end or {}
         ident = str(f.flow_id) if len(runs) == 1 else f"{f.proxy_run[:6]}:{f.flow_id}"
-        error = "" if f.ok else f"{f.error_class or ''}: {short(end.get('message'), 60)}".strip(": ")
+        message = short(end.get("message"), 60)
+        error = "" if f.ok else f"{f.error_class or ''}: {message}".strip(": ")
         table.add_row(
             _when(f.ts), ident, Text(str(f.model or "–")), str((f.start or {}).get("mode") or "–"),
             Text(f.state, style=STATE_STYLE.get(f.state, "")),

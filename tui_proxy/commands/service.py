@@ -65,7 +65,7 @@ def environment(settings: Settings, env: Mapping[str, str] | None = None) -> dic
     """The settings that came from the environment, plus PATH for the CLI (node, git, …)."""
     env = os.environ if env is None else env
     out = {}
-    for name, source in settings.sources.items():
+    for source in settings.sources.values():
         if source.startswith("env:"):
             var = source[4:]
             if var in env:

@@ -95,7 +95,8 @@ def write_config(path: str | os.PathLike[str] | None = None, force: bool = False
     target = Path(path).expanduser() if path else default_config_path()
     if target.exists() and not force:
         raise ConfigExists(str(target))
-    locations.private_dirs(target.parent)  # folders it creates are 0700, the file 0600: it holds the key
+    # Folders it creates are 0700, the file 0600: it holds the key.
+    locations.private_dirs(target.parent)
     tmp = target.with_name(target.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)

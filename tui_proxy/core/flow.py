@@ -6,13 +6,13 @@ import asyncio
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from tui_proxy.core.events import Event, TextDelta, ThinkingDelta
 
 
-class FlowState(str, Enum):
+class FlowState(StrEnum):
     QUEUED = "queued"
     STARTING = "starting"
     STREAMING = "streaming"

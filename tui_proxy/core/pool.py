@@ -11,6 +11,7 @@ most recent option key, serves the next *new* conversation with that key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -133,10 +134,8 @@ class WarmPool:
             self._reaper = None
         if self._spare_task is not None and not self._spare_task.done():
             self._spare_task.cancel()
-            try:
+            with contextlib.suppress(BaseException):
                 await self._spare_task
-            except BaseException:
-                pass
         lives = [e.live for e in self.entries()]
         self._warm.clear()
         self._spare = None

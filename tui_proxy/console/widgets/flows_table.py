@@ -247,7 +247,7 @@ class FlowsTable(DataTable):
             elif old != cells:
                 changed = True
                 keys = [COLUMNS[i][0] for i in self.shown]
-                for key, new, before in zip(keys, cells, old):
+                for key, new, before in zip(keys, cells, old, strict=True):
                     if new != before:
                         self.update_cell(str(flow.id), key, new)
             self._cells[flow.id] = cells

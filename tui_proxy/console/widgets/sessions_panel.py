@@ -69,7 +69,7 @@ class SessionsPanel(Vertical):
             if old is None:
                 table.add_row(*cells, key=conv.session_id)
             elif old != cells:
-                for (key, _, _), new, before in zip(COLUMNS, cells, old):
+                for (key, _, _), new, before in zip(COLUMNS, cells, old, strict=True):
                     if new != before:
                         table.update_cell(conv.session_id, key, new)
             self._rows[conv.session_id] = cells
