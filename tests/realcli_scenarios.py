@@ -141,12 +141,14 @@ async def scenario_chat(work: Path) -> dict[str, Any]:
             {"role": "user", "content": "Answer again"}])
         out["create_text"] = made.content[0].text
         out["create_usage_out"] = made.usage.output_tokens
-        async with aiohttp.ClientSession() as session:
-            async with session.post(h.url + "/v1/messages", json={
-                    "model": MODEL, "max_tokens": 100, "stream": True,
-                    "messages": [{"role": "user", "content": "raw"}]}) as resp:
-                raw = await resp.read()
-                out["raw_session_header"] = resp.headers.get("X-Claude-Session-ID")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(h.url + "/v1/messages", json={
+                "model": MODEL, "max_tokens": 100, "stream": True,
+                "messages": [{"role": "user", "content": "raw"}]}) as resp,
+        ):
+            raw = await resp.read()
+            out["raw_session_header"] = resp.headers.get("X-Claude-Session-ID")
         checked = check_stream(raw, expect_error=False)
         out["raw_text"] = checked.text
         out["raw_stop"] = checked.stop_reason
@@ -211,11 +213,13 @@ async def scenario_parked(work: Path) -> dict[str, Any]:
         client = h.client()
         messages = [{"role": "user", "content": "What is the weather in Paris?"}]
         # the first turn streams raw, so the SSE grammar of a parked response is checked too
-        async with aiohttp.ClientSession() as session:
-            async with session.post(h.url + "/v1/messages", json={
-                    "model": MODEL, "max_tokens": 200, "stream": True, "tools": [WEATHER],
-                    "system": system, "messages": messages}) as resp:
-                raw = await resp.read()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(h.url + "/v1/messages", json={
+                "model": MODEL, "max_tokens": 200, "stream": True, "tools": [WEATHER],
+                "system": system, "messages": messages}) as resp,
+        ):
+            raw = await resp.read()
         checked = check_stream(raw, expect_error=False)
         content = _blocks_of(checked.events)
         uses = [b for b in content if b["type"] == "tool_use"]

@@ -12,12 +12,14 @@ MODEL = "claude-sonnet-5-5"
 
 
 async def stream(proxy, text):
-    async with aiohttp.ClientSession() as session:
-        async with session.post(proxy.url + "/v1/messages", json={
-                "model": MODEL, "max_tokens": 50, "stream": True,
-                "messages": [{"role": "user", "content": text}]}) as resp:
-            assert resp.status == 200
-            return check_stream(await resp.read(), expect_error=False)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url + "/v1/messages", json={
+            "model": MODEL, "max_tokens": 50, "stream": True,
+            "messages": [{"role": "user", "content": text}]}) as resp,
+    ):
+        assert resp.status == 200
+        return check_stream(await resp.read(), expect_error=False)
 
 
 async def test_write_tool_runs_in_cwd_and_is_observed(start_proxy, tmp_path):
@@ -72,12 +74,14 @@ async def test_chat_mode_has_no_tools_and_no_host_settings(proxy):
 
 async def test_client_tools_in_chat_mode_are_answered_without_tools_and_logged(start_proxy):
     proxy = await start_proxy(mode="chat")
-    async with aiohttp.ClientSession() as session:
-        async with session.post(proxy.url + "/v1/messages", json={
-                "model": MODEL, "max_tokens": 50,
-                "tools": [{"name": "read_file", "input_schema": {"type": "object"}}],
-                "messages": [{"role": "user", "content": "use tools?"}]}) as resp:
-            body = json.loads(await resp.read())
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url + "/v1/messages", json={
+            "model": MODEL, "max_tokens": 50,
+            "tools": [{"name": "read_file", "input_schema": {"type": "object"}}],
+            "messages": [{"role": "user", "content": "use tools?"}]}) as resp,
+    ):
+        body = json.loads(await resp.read())
     assert body["content"][0]["text"] == "You said: use tools?"
     notes = [e.message for e in proxy.collect() if e.kind == "note"]
     assert any("answers without tools" in n for n in notes)

@@ -24,11 +24,13 @@ def user(text):
 
 
 async def post(proxy, text, stream=False):
-    async with aiohttp.ClientSession() as session:
-        async with session.post(proxy.url + "/v1/messages", json={
-                "model": MODEL, "max_tokens": 20, "stream": stream,
-                "messages": user(text)}) as resp:
-            return resp.status, resp.headers.copy(), await resp.read()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url + "/v1/messages", json={
+            "model": MODEL, "max_tokens": 20, "stream": stream,
+            "messages": user(text)}) as resp,
+    ):
+        return resp.status, resp.headers.copy(), await resp.read()
 
 
 def error_of(body: bytes) -> dict:

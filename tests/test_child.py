@@ -57,15 +57,17 @@ async def test_the_cli_dies_when_the_proxy_is_killed_with_sigkill(tmp_path):
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", proc.stdout.readline())
         assert match
         mark = len(read_log())
-        async with aiohttp.ClientSession() as session:
-            async with session.post(match.group(1) + "/v1/messages", json={
-                    "model": MODEL, "max_tokens": 10, "stream": True, "messages": [
-                        {"role": "user", "content": "FAKE:hang_hard"}]}) as resp:
-                await resp.content.readline()  # the stream has begun; the CLI ignores all but SIGKILL
-                pids = [e["pid"] for e in read_log()[mark:] if e.get("event") == "start"]
-                assert pids and all(pid_alive(p) for p in pids)
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(5)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(match.group(1) + "/v1/messages", json={
+                "model": MODEL, "max_tokens": 10, "stream": True, "messages": [
+                    {"role": "user", "content": "FAKE:hang_hard"}]}) as resp,
+        ):
+            await resp.content.readline()  # the stream has begun; the CLI ignores all but SIGKILL
+            pids = [e["pid"] for e in read_log()[mark:] if e.get("event") == "start"]
+            assert pids and all(pid_alive(p) for p in pids)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(5)
         deadline = time.monotonic() + 3
         while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -5,6 +5,7 @@ CLI, and asserts on what the widgets show and what the engine did.
 """
 
 import asyncio
+import io
 import os
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def panel_flat(app: ProxyConsole, name: str) -> str:
 def rendered(widget, width: int = 150) -> str:
     """Plain text of a Static's Rich content."""
     from rich.console import Console
-    out = Console(width=width, record=True, file=open(os.devnull, "w"))
+    out = Console(width=width, record=True, file=io.StringIO())
     out.print(widget.content)
     return out.export_text()
 
@@ -303,11 +304,13 @@ async def test_a_quick_first_flow_shows_its_text_once(tmp_path):
     app = console(tmp_path)
     async with app.run_test(size=(120, 32)) as pilot:
         await pilot.pause(0.5)
-        async with aiohttp.ClientSession() as session:
-            async with session.post(app.server.url + "/v1/messages", json={
-                    "model": MODEL, "max_tokens": 20,
-                    "messages": [{"role": "user", "content": "quick"}]}) as resp:
-                assert resp.status == 200
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(app.server.url + "/v1/messages", json={
+                "model": MODEL, "max_tokens": 20,
+                "messages": [{"role": "user", "content": "quick"}]}) as resp,
+        ):
+            assert resp.status == 200
         await until(pilot, lambda: "You said: quick" in stream_text(app))
         await pilot.pause(0.5)
         assert stream_text(app).count("You said: quick") == 1

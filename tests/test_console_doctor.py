@@ -1,7 +1,7 @@
 """The console's Doctor panel checks what runs, yet counts only the flags the user gave."""
 
 import asyncio
-import os
+import io
 
 import pytest
 
@@ -20,7 +20,7 @@ def clean_env(monkeypatch, tmp_path):
 
 def settings_detail(app: ProxyConsole) -> str:
     from rich.console import Console
-    out = Console(width=400, record=True, file=open(os.devnull, "w"))
+    out = Console(width=400, record=True, file=io.StringIO())
     out.print(app.query_one("#checks-body").content)
     return next(line for line in out.export_text().splitlines() if "settings" in line)
 

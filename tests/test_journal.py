@@ -38,11 +38,13 @@ async def test_every_flow_has_a_start_and_one_end_with_its_outcome(start_proxy, 
             {"role": "user", "content": "FAKE:rate_limit"}])
     with pytest.raises(anthropic.BadRequestError):
         await client.messages.create(model=MODEL, max_tokens=20, messages=[])
-    async with aiohttp.ClientSession() as session:  # a client that walks away mid-stream
-        async with session.post(proxy.url + "/v1/messages", json={
-                "model": MODEL, "max_tokens": 10, "stream": True, "messages": [
-                    {"role": "user", "content": "FAKE:delay=0.2 FAKE:tokens=100"}]}) as resp:
-            await resp.content.readline()
+    async with (  # a client that walks away mid-stream
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url + "/v1/messages", json={
+            "model": MODEL, "max_tokens": 10, "stream": True, "messages": [
+                {"role": "user", "content": "FAKE:delay=0.2 FAKE:tokens=100"}]}) as resp,
+    ):
+        await resp.content.readline()
     await eventually(lambda: proxy.engine.flows.get(4).state.terminal, what="flow 4's end")
     await proxy.server.stop()  # flushes the last lines
 
@@ -165,11 +167,13 @@ async def test_a_body_over_the_cap_is_recorded_truncated_without_walking_it(star
         return real(value, *args)
 
     monkeypatch.setattr(journal, "redact", redact)
-    async with aiohttp.ClientSession() as session:
-        async with session.post(proxy.url + "/v1/messages", json={
-                "model": MODEL, "max_tokens": "x",
-                "messages": [{"role": "user", "content": big}]}) as resp:
-            assert resp.status == 400
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url + "/v1/messages", json={
+            "model": MODEL, "max_tokens": "x",
+            "messages": [{"role": "user", "content": big}]}) as resp,
+    ):
+        assert resp.status == 400
     await eventually(lambda: [r for r in records(folder) if r["record"] == "start"])
     start = [r for r in records(folder) if r["record"] == "start"]
     assert start[-1]["body_truncated"] is True and "body" not in start[-1]

@@ -114,10 +114,12 @@ async def test_the_official_sdk_streams_over_the_unix_socket(start_proxy, tmp_pa
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700, "the folder it made is 0700"
     assert [p.name for p in path.parent.iterdir()] == ["proxy.sock"], "no temp left behind"
     assert await asyncio.to_thread(sdk_stream_over, str(path)) == "You said: over the socket"
-    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(str(path))) as session:
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.UnixConnector(str(path))) as session,
         # Any Host is fine over the socket: no browser can reach it.
-        async with session.get("http://proxy.invalid/health") as resp:
-            health = await resp.json()
+        session.get("http://proxy.invalid/health") as resp,
+    ):
+        health = await resp.json()
     assert resp.status == 200 and health["socket"] == str(path)
     assert str(path) in proxy.server.where and proxy.server.url in proxy.server.where
     await proxy.server.stop()
@@ -130,15 +132,19 @@ async def test_a_stale_socket_is_replaced_and_a_live_one_refused(start_proxy, tm
     dead.bind(str(path))
     dead.close()  # the file stays, nobody listens: a proxy that died
     proxy = await start_proxy(socket=str(path))
-    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(str(path))) as session:
-        async with session.get("http://localhost/v1/models") as resp:
-            assert resp.status == 200
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.UnixConnector(str(path))) as session,
+        session.get("http://localhost/v1/models") as resp,
+    ):
+        assert resp.status == 200
     with pytest.raises(SocketRefused, match="another process .* is listening on it"):
         await start_proxy(socket=str(path))
     assert path.exists(), "the live proxy's socket is left alone"
-    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(str(path))) as session:
-        async with session.get("http://localhost/v1/models") as resp:
-            assert resp.status == 200
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.UnixConnector(str(path))) as session,
+        session.get("http://localhost/v1/models") as resp,
+    ):
+        assert resp.status == 200
     await proxy.server.stop()
     assert not path.exists()
 
@@ -242,9 +248,11 @@ async def as_nobody(python: str, url: str, body: dict) -> dict:
 
 
 async def post(url: str, body: dict, headers: dict | None = None):
-    async with aiohttp.ClientSession() as session:
-        async with session.post(url + "/v1/messages", json=body, headers=headers) as resp:
-            return resp.status, await resp.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url + "/v1/messages", json=body, headers=headers) as resp,
+    ):
+        return resp.status, await resp.json()
 
 
 def journal_records(folder: Path) -> list[dict]:
@@ -297,9 +305,11 @@ async def test_when_owners_cannot_be_told_it_says_so_once(start_proxy, monkeypat
                         lambda peer, ours: localusers.Owner(None, "/proc/net/tcp cannot be read"))
     proxy = await start_proxy()
     for _ in range(3):
-        async with aiohttp.ClientSession() as session:  # a new connection each time
-            async with session.get(proxy.url + "/v1/models") as resp:
-                assert resp.status == 200
+        async with (
+            aiohttp.ClientSession() as session,  # a new connection each time
+            session.get(proxy.url + "/v1/models") as resp,
+        ):
+            assert resp.status == 200
     notes = [e for e in proxy.collect() if e.kind == "note" and "told apart" in e.message]
     assert len(notes) == 1 and "/proc/net/tcp cannot be read" in notes[0].message
 

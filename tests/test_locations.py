@@ -166,7 +166,7 @@ def test_no_location_worked_out_outside_locations():
                 if any(n.startswith("platformdirs") for n in names):
                     found.append(f"{path}:{node.lineno} platformdirs")
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                    and id(node) not in doc_nodes:
-                if re.fullmatch(r"\.claude(/.*)?|XDG_[A-Z_]+(_HOME|_DIR)", node.value):
-                    found.append(f"{path}:{node.lineno} {node.value!r}")
+                    and id(node) not in doc_nodes \
+                    and re.fullmatch(r"\.claude(/.*)?|XDG_[A-Z_]+(_HOME|_DIR)", node.value):
+                found.append(f"{path}:{node.lineno} {node.value!r}")
     assert found == []

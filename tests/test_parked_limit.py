@@ -73,7 +73,7 @@ async def test_over_max_parked_the_oldest_is_released_and_still_answered(start_p
                 and e["frame"].get("type") == "user"], "nothing resent as a prompt"
 
     # The ones still parked go on in their own processes.
-    for (messages, use_id), text in zip(convs[1:], ("BBB", "CCC")):
+    for (messages, use_id), text in zip(convs[1:], ("BBB", "CCC"), strict=True):
         final = await client.messages.create(model=MODEL, max_tokens=100, tools=TOOLS,
                                              messages=answer(messages, use_id, text))
         assert final.content[0].text == f"Tool mcp__client__read_file returned: {text}"

@@ -232,8 +232,7 @@ async def test_bad_input_gets_anthropic_errors(start_proxy, kwargs, status, erro
 
 
 async def test_wrong_method_is_anthropic_shaped(proxy):
-    async with aiohttp.ClientSession() as session:
-        async with session.get(proxy.url + "/v1/messages") as resp:
-            body = await resp.read()
-            assert_error_shape(resp.status, resp.headers.copy(), body, 405,
-                               "invalid_request_error")
+    async with aiohttp.ClientSession() as session, session.get(proxy.url + "/v1/messages") as resp:
+        body = await resp.read()
+        assert_error_shape(resp.status, resp.headers.copy(), body, 405,
+                           "invalid_request_error")

@@ -146,17 +146,17 @@ def test_the_login_advice_names_a_command_the_real_cli_has():
     reason = unavailable()
     if reason:
         pytest.skip(reason)
-    probe = ("import asyncio, json, sys; sys.path.insert(0, %r); "
+    root = str(SCENARIOS.parent.parent)
+    probe = (f"import asyncio, json, sys; sys.path.insert(0, {root!r}); "
              "from tui_proxy.commands.login import auth_commands; "
              "from tests.realcli_scenarios import bundled_cli, only_loopback; "
              "assert only_loopback(); "
              "c = asyncio.run(auth_commands(str(bundled_cli()))); "
-             "print(json.dumps(None if c is None else [c.login, c.logout, c.status, c.source]))"
-             % str(SCENARIOS.parent.parent))
+             "print(json.dumps(None if c is None else [c.login, c.logout, c.status, c.source]))")
     proc = subprocess.run(["unshare", "-rn", "sh", "-c",
                            f"ip link set lo up && exec {sys.executable} -c \"$0\"", probe],
                           capture_output=True, text=True, timeout=60,
-                          cwd=str(SCENARIOS.parent.parent))
+                          cwd=root)
     assert proc.returncode == 0, proc.stderr
     login, logout, status, source = json.loads(proc.stdout.splitlines()[-1])
     assert login == ["auth", "login"] and logout == ["auth", "logout"]

@@ -27,7 +27,6 @@ async def test_secrets_in_model_user_agent_tool_names_and_errors_stay_out_of_the
         start_proxy, tmp_path):
     folder = tmp_path / "journal"
     proxy = await start_proxy(journal_dir=str(folder), api_key=PROXY_KEY)
-    heard = []
     log = io.StringIO()
     stop = asyncio.Event()
     printer = asyncio.create_task(print_events(proxy.bus, log, False, stop))

@@ -23,9 +23,11 @@ def body(stream=False):
 
 
 async def post(proxy, data):
-    async with aiohttp.ClientSession() as session:
-        async with session.post(proxy.url + "/v1/messages", json=data) as resp:
-            return resp.status, await resp.read()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url + "/v1/messages", json=data) as resp,
+    ):
+        return resp.status, await resp.read()
 
 
 def one_terminal_state(proxy) -> str:

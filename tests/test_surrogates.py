@@ -19,10 +19,12 @@ BODY = ('{"model":"claude-sonnet-5-5","max_tokens":20,"stream":%s,"system":"sys 
 
 
 async def post(url, stream):
-    async with aiohttp.ClientSession() as http:
-        async with http.post(url + "/v1/messages", data=BODY % stream,
-                             headers={"content-type": "application/json"}) as resp:
-            return resp.status, await resp.read()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url + "/v1/messages", data=BODY % stream,
+                  headers={"content-type": "application/json"}) as resp,
+    ):
+        return resp.status, await resp.read()
 
 
 async def test_answered_streamed_and_journalled(start_proxy, tmp_path):

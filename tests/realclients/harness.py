@@ -19,6 +19,7 @@ Everything here must run INSIDE a loopback-only network namespace
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -238,10 +239,8 @@ async def run_process(argv: list[str], *, env: dict[str, str], cwd: Path,
         stdout, stderr = b"", b""
     finally:
         if proc.returncode is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 9)  # the client and whatever it started, nothing else
-            except ProcessLookupError:
-                pass
             await proc.wait()
     return {"exit": proc.returncode, "timed_out": timed_out,
             "seconds": round(time.monotonic() - started, 2),
@@ -359,10 +358,8 @@ async def opencode_tui_interrupt(project: Path, home: Path, first: str, then: st
         deadline = time.monotonic() + 5
         while pane is not None and _alive(pane) and time.monotonic() < deadline:
             if time.monotonic() > deadline - 4:
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pane, 9)
-                except (ProcessLookupError, PermissionError):
-                    pass
             await asyncio.sleep(0.1)
     return screens
 
