@@ -45,15 +45,17 @@ def _cost(value: float | None) -> str:
 
 
 def print_table(flows: list[Flow], shown: list[Flow], console: Any) -> None:
+    from rich.console import JustifyMethod
     from rich.table import Table
     from rich.text import Text
 
     runs = {f.proxy_run for f in flows}
     table = Table(show_edge=False, pad_edge=False)
-    for name, justify in (("time", "left"), ("flow", "right"), ("model", "left"),
-                          ("mode", "left"), ("state", "left"), ("status", "right"),
-                          ("took", "right"), ("ttft", "right"), ("in/out", "right"),
-                          ("cost", "right"), ("error", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("time", "left"), ("flow", "right"), ("model", "left"), ("mode", "left"),
+        ("state", "left"), ("status", "right"), ("took", "right"), ("ttft", "right"),
+        ("in/out", "right"), ("cost", "right"), ("error", "left"))
+    for name, justify in columns:
         table.add_column(name, justify=justify, overflow="fold" if name == "error" else "ellipsis",
                          no_wrap=name != "error")
     for f in shown:

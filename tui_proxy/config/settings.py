@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from tui_proxy.config import locations
 
@@ -99,17 +99,19 @@ def _parse_keymap(raw: Any) -> dict[str, str]:
 
 def _parse_aliases(raw: Any) -> dict[str, str]:
     """``{"opus": "claude-opus-4-5"}`` in TOML, ``opus=claude-opus-4-5,sonnet=…`` in env."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(raw, Mapping):
         items = raw.items()
     else:
-        items = []
+        pairs: list[tuple[str, str]] = []
+        items = pairs
         for part in str(raw).split(","):
             if not part.strip():
                 continue
             if "=" not in part:
                 raise ValueError(f"expected alias=model pairs, got {part!r}")
             key, value = part.split("=", 1)
-            items.append((key, value))
+            pairs.append((key, value))
     aliases = {}
     for key, value in items:
         key, value = str(key).strip(), str(value).strip()

@@ -99,7 +99,7 @@ class ProxyConsole(App[int]):
                 tooltip="Copy the selected flow's request as a curl command"),
         Binding("x", "export_flow", "Export", id="export-flow", show=False,
                 tooltip="Save the selected flow as JSON beside the screenshots (and copy it)"),
-        Binding("s", "screenshot", "Shot", id="screenshot",
+        Binding("s", "shot", "Shot", id="screenshot",
                 tooltip="Save a screenshot (SVG and PNG) to the folder the status bar names"),
         Binding("L", "login", "Log in", id="login",
                 tooltip="Suspend the console and run the login of the CLI this proxy drives "
@@ -357,7 +357,7 @@ class ProxyConsole(App[int]):
 
         path = self.engine.cli.path
         commands = await auth_commands(path) if path and not self.engine.cli.error else None
-        if commands is None:
+        if path is None or commands is None:
             self.notify(f"No login command found for the CLI ({path}); run "
                         f"`{PROXY_LOGIN}` in a terminal.", severity="error", timeout=10)
             return
@@ -588,7 +588,7 @@ class ProxyConsole(App[int]):
             self.query_one(StreamPanel).clear()
         self.notify(f"Cleared {PANEL_TITLES.get(name, name)}.")
 
-    async def action_screenshot(self) -> None:
+    async def action_shot(self) -> None:
         folder = self.screenshot_dir
         folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")

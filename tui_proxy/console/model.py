@@ -11,6 +11,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from tui_proxy.core.events import (
     ApiRetry, Cancelled, Event, FileOp, FlowFailed, FlowFinished, FlowQueued, FlowStarted,
@@ -255,7 +256,9 @@ def _simple(panel: str, level: str) -> Callable[[ConsoleModel, Event], None]:
     return lambda model, event: model._panel(panel, event, describe(event), level)
 
 
-_HANDLERS: dict[type, Callable[[ConsoleModel, Event], None]] = {
+# Keyed by the exact event class; each handler takes that class. A dict type cannot tie a value's
+# argument to its key, so the handlers' event argument is typed loosely here.
+_HANDLERS: dict[type[Event], Callable[[ConsoleModel, Any], None]] = {
     TextDelta: lambda m, e: m._text(e, TEXT),
     ThinkingDelta: lambda m, e: m._text(e, THINKING),
     FlowStarted: ConsoleModel._started,

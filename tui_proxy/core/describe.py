@@ -28,10 +28,10 @@ def short(text: Any, limit: int = 160, *, squash: bool = True) -> str:
     """``text`` as a string of at most ``limit`` characters, cut with "…"; ``None`` is "".
     With ``squash`` (the default) runs of whitespace, newlines included, become one space so
     the result stays on one line; ``squash=False`` keeps the text as it is (the journal)."""
-    text = "" if text is None else str(text)
+    out = "" if text is None else str(text)
     if squash:
-        text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        out = " ".join(out.split())
+    return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
 def _started(e: FlowStarted) -> str:

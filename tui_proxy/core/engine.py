@@ -13,7 +13,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from tui_proxy.core.bus import EventBus
 from tui_proxy.core.conversations import Conversation, ConversationMap
@@ -278,7 +278,8 @@ class Engine:
                request_id: str, body: Any = None) -> Flow:
         """A request refused before it could run (bad input) still ends as a recorded flow."""
         data = body if isinstance(body, dict) else {}
-        model = data.get("model") if isinstance(data.get("model"), str) else "?"
+        raw_model = data.get("model")
+        model = raw_model if isinstance(raw_model, str) else "?"
         flow = Flow(id=self.flows.new_id(), request_id=request_id, method=method, path=path,
                     client=client, model=model[:100], stream=data.get("stream") is True,
                     mode="rejected", summary={"rejected": error.message[:200]})
@@ -288,7 +289,7 @@ class Engine:
         return flow
 
     def _prepare_spare(self, key: str, request: MessagesRequest, flow: Flow) -> None:
-        def start():
+        def start() -> Awaitable[LiveProcess]:
             return self.runner.start_spare(self.settings, request, flow.mode, self.cli.path,
                                            flow.id, self.publish)
 

@@ -51,9 +51,11 @@ class LiveProcess(Protocol):
 
     closed: bool
     session_id: str | None
-    bridge: ToolBridgeLike | None
     waiting_on: list[dict[str, Any]]
     transport: Any  # has is_alive()
+
+    @property  # read-only here, so a runner's own bridge type satisfies it
+    def bridge(self) -> ToolBridgeLike | None: ...
 
     async def close(self) -> None: ...
 
@@ -61,13 +63,15 @@ class LiveProcess(Protocol):
 class FlowRun(Protocol):
     """One flow's run, as the engine reads it afterwards."""
 
-    live: LiveProcess | None
     retain: bool                   # the process may stay warm for the next turn
     diverged: bool                 # a stop rule cut the turn: never continue the session
     new_conversation_spawned: bool
 
+    @property  # read-only here, so a runner's own process type satisfies it
+    def live(self) -> LiveProcess | None: ...
+
     async def run(self) -> str: ...          # DONE or PARKED; raises ProxyError / ClientGone
-    def reply_message(self) -> dict[str, Any]: ...
+    def reply_message(self) -> dict[str, Any] | None: ...  # None: the turn gave no message
 
 
 class Runner(Protocol):

@@ -119,13 +119,14 @@ async def check_cli(settings: Settings, timeout: float) -> tuple[Check, CliInfo]
                      "install Claude Code (`npm install -g @anthropic-ai/claude-code` or the "
                      "native installer), or set cli_path / CLAUDE_PROXY_CLI_PATH / "
                      "--cli-path"), info
+    path = info.path  # probe_version keeps it
     info = await probe_version(info, timeout)
     where = f"{info.path} (from {info.source})"
     if info.error:
         return Check("claude CLI", FAIL, f"{where}: {info.error}",
                      "run it by hand with --version to see why; reinstall, or point cli_path at "
                      "a working claude"), info
-    kind, packaged = cli_kind(info.path)
+    kind, packaged = cli_kind(path)
     version = info.version or "?"
     looks_real = bool(VERSION_RE.search(version))
     detail = f"{where}, {kind}, version {version}"
@@ -289,7 +290,8 @@ def _same_listener(url_host: str, url_port: int, host: str, port: int) -> bool:
 
 def _local_addresses() -> set[str]:
     try:
-        return {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)}
+        # sockaddr[0] is the address string for every family getaddrinfo returns here.
+        return {str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None)}
     except OSError:
         return set()
 

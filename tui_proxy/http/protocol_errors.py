@@ -13,7 +13,9 @@ class _ShapedHandler(RequestHandler):
     def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
         plain = super().handle_error(request, status, exc, message)  # logs, checks state
-        first = (message or plain.text or "").strip().splitlines()
+        # aiohttp builds a plain-text web.Response here; its annotation says only StreamResponse.
+        plain_text = plain.text if isinstance(plain, web.Response) else None
+        first = (message or plain_text or "").strip().splitlines()
         error_type = "invalid_request_error" if status < 500 else "api_error"
         text = first[0].rstrip(":") if first and status < 500 else "Internal proxy error"
         response = web.json_response({"type": "error",

@@ -73,7 +73,7 @@ class SseSink:
             elif kind == "content_block_start":
                 self._open_blocks.append(event.get("index", 0))
             elif kind == "content_block_stop" and event.get("index") in self._open_blocks:
-                self._open_blocks.remove(event.get("index"))
+                self._open_blocks.remove(event["index"])
             elif kind == "message_stop":
                 self._stopped = True
         await self._write(b"".join(sse.encode(event) for event in events))

@@ -37,7 +37,7 @@ from tui_proxy.core.runner import DONE, PARKED, Sink
 from tui_proxy.wire.history import tool_results_of
 from tui_proxy.sdk.client_tools import PREFIX, ToolBridge, client_name, offered_tools
 from tui_proxy.sdk.failures import FailureFacts, classify_api_error, classify_exception
-from tui_proxy.sdk.live_run import LiveRun, StartupTimeout
+from tui_proxy.sdk.live_run import LiveRun, StartupTimeout, own_live_run
 from tui_proxy.sdk.observe import ToolObserver, summarize
 from tui_proxy.sdk.options import build_options
 from tui_proxy.sdk.seed import plan_seed, write_seed
@@ -192,12 +192,12 @@ class FlowDriver:
                     if not await self._reuse_warm():
                         await self._connect(timeouts)
                     if self._resuming_turn():
-                        self.live.follow()  # the CLI continues the seeded turn by itself
+                        self._live().follow()  # the CLI continues the seeded turn by itself
                     else:
                         await self._send(self._prompt_blocks())
                 outcome = await self._pump(timeouts)
                 self.retain = (outcome == DONE and self.pool is not None
-                               and not self.live.closed)
+                               and not self._live().closed)
         except TimeoutError:
             limit, limit_s = timeouts.which()
             self.publish(TimedOut(self.flow.id, limit, limit_s, self.flow.elapsed_s))
@@ -258,6 +258,12 @@ class FlowDriver:
             return build_prompt(messages[self.seeded[1]:], session_has_history=False)
         return build_prompt(messages, session_has_history=self.resume is not None)
 
+    def _live(self) -> LiveRun:
+        """The process this flow drives, once attached (adopted, reused or connected)."""
+        if self.live is None:
+            raise RuntimeError(f"flow {self.flow.id} has no CLI process attached")
+        return self.live
+
     def _attach(self, live: LiveRun) -> None:
         """Point a run (new, warm, spare or parked) at this flow."""
         live.stderr_sink = self._on_stderr
@@ -272,10 +278,10 @@ class FlowDriver:
         if self.pool is None:
             return False
         if self.resume:
-            live = self.pool.take(self.resume, self.pool_key)
+            live = own_live_run(self.pool.take(self.resume, self.pool_key))
             what = f"warm process of session {self.resume}"
         else:
-            live = self.pool.take_spare(self.pool_key)
+            live = own_live_run(self.pool.take_spare(self.pool_key))
             what = "the spare pre-started process"
         if live is None:
             return False

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 from claude_agent_sdk import ClaudeSDKClient, ResultMessage
 
+from tui_proxy.core.runner import LiveProcess
 from tui_proxy.sdk.client_tools import ToolBridge
 from tui_proxy.sdk.failures import FailureFacts
 from tui_proxy.sdk.observe import ToolObserver
@@ -159,3 +160,11 @@ async def _empty() -> AsyncIterator[dict[str, Any]]:
 async def _one_frame(blocks: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
     yield {"type": "user", "message": {"role": "user", "content": blocks},
            "parent_tool_use_id": None}
+
+
+def own_live_run(live: LiveProcess | None) -> LiveRun | None:
+    """A process the core hands back (warm, spare, parked): the sdk runner made it, so it is a
+    ``LiveRun``; the core's pool and parking only know the ``LiveProcess`` protocol."""
+    if live is not None and not isinstance(live, LiveRun):
+        raise TypeError(f"not a process of the sdk runner: {live!r}")
+    return live

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from claude_agent_sdk import HookMatcher
+from claude_agent_sdk import HookContext, HookInput, HookJSONOutput, HookMatcher
+from claude_agent_sdk.types import HookEvent
 
 from tui_proxy.core.events import Event, FileOp, ToolCall, ToolResult
 
@@ -58,7 +59,7 @@ class ToolObserver:
     def reported(self, tool_use_id: str) -> bool:
         return tool_use_id in self._reported
 
-    def hooks(self) -> dict[str, list[HookMatcher]]:
+    def hooks(self) -> dict[HookEvent, list[HookMatcher]]:
         return {
             "PreToolUse": [HookMatcher(matcher=None, hooks=[self._pre])],
             "PostToolUse": [HookMatcher(matcher=None, hooks=[self._post])],
@@ -72,7 +73,11 @@ class ToolObserver:
             return None, False
         return resolve_path(raw, self.cwd)
 
-    async def _pre(self, data: dict[str, Any], tool_use_id: str | None, _ctx: Any) -> dict:
+    # The hooks read their input as a plain mapping: the fields they use are common to the
+    # three hook events they are registered for.
+    async def _pre(self, hook_input: HookInput, tool_use_id: str | None,
+                   _ctx: HookContext) -> HookJSONOutput:
+        data: dict[str, Any] = dict(hook_input)
         tool = str(data.get("tool_name", "?"))
         tool_input = data.get("tool_input") or {}
         use_id = tool_use_id or str(data.get("tool_use_id", ""))
@@ -111,10 +116,14 @@ class ToolObserver:
         if self.on_tool_end:
             self.on_tool_end()
 
-    async def _post(self, data: dict[str, Any], tool_use_id: str | None, _ctx: Any) -> dict:
+    async def _post(self, hook_input: HookInput, tool_use_id: str | None,
+                    _ctx: HookContext) -> HookJSONOutput:
+        data: dict[str, Any] = dict(hook_input)
         self._finish(data, tool_use_id, "ok", summarize(data.get("tool_response", "")))
         return {}
 
-    async def _failed(self, data: dict[str, Any], tool_use_id: str | None, _ctx: Any) -> dict:
+    async def _failed(self, hook_input: HookInput, tool_use_id: str | None,
+                      _ctx: HookContext) -> HookJSONOutput:
+        data: dict[str, Any] = dict(hook_input)
         self._finish(data, tool_use_id, "error", summarize(data.get("error", "failed")))
         return {}

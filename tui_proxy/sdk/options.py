@@ -10,7 +10,9 @@ from typing import Any
 from collections.abc import Callable
 
 from claude_agent_sdk import ClaudeAgentOptions, HookMatcher
-from claude_agent_sdk.types import McpSdkServerConfig
+from claude_agent_sdk.types import (
+    HookEvent, McpSdkServerConfig, SystemPromptFile, SystemPromptPreset,
+)
 
 from tui_proxy.config.settings import Settings
 from tui_proxy.wire.models import resolve_model
@@ -52,7 +54,7 @@ class BuiltOptions:
         self.temp_files.clear()
 
 
-def _system_prompt(text: str, temp_files: list[str]) -> str | dict[str, str] | None:
+def _system_prompt(text: str, temp_files: list[str]) -> str | SystemPromptFile | None:
     if not text:
         return None
     # A lone surrogate cannot travel in argv or a UTF-8 file: it becomes U+FFFD there.
@@ -63,7 +65,7 @@ def _system_prompt(text: str, temp_files: list[str]) -> str | dict[str, str] | N
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     temp_files.append(path)
-    return {"type": "file", "path": path}
+    return SystemPromptFile(type="file", path=path)
 
 
 def _thinking(request: MessagesRequest) -> dict[str, Any]:
@@ -115,7 +117,7 @@ def build_options(
     mode: str,
     cli_path: str | None,
     stderr: Callable[[str], None],
-    hooks: dict[str, list[HookMatcher]] | None = None,
+    hooks: dict[HookEvent, list[HookMatcher]] | None = None,
     resume: str | None = None,
     client_tools: McpSdkServerConfig | None = None,
     extra_env: dict[str, str] | None = None,
@@ -149,13 +151,13 @@ def build_options(
 
 
 def _mode_options(settings: Settings, request: MessagesRequest, mode: str, env: dict[str, str],
-                  hooks: dict[str, list[HookMatcher]] | None,
+                  hooks: dict[HookEvent, list[HookMatcher]] | None,
                   client_tools: McpSdkServerConfig | None,
                   temp_files: list[str]) -> dict[str, Any]:
     """What each mode gives the CLI: its system prompt, tools, settings and environment."""
     system_text = request.system_text
     if mode == "agent":
-        system_prompt: Any = {"type": "preset", "preset": "claude_code"}
+        system_prompt = SystemPromptPreset(type="preset", preset="claude_code")
         if system_text:
             system_prompt["append"] = printable(system_text)
         return dict(system_prompt=system_prompt,

@@ -17,7 +17,7 @@ from tui_proxy.core.pool import WarmPool
 from tui_proxy.core.runner import CliInfo, LiveProcess, Sink
 from tui_proxy.sdk.cli_locate import locate_cli
 from tui_proxy.sdk.driver import FlowDriver, new_live_run
-from tui_proxy.sdk.live_run import LiveRun
+from tui_proxy.sdk.live_run import LiveRun, own_live_run
 from tui_proxy.sdk.workdir import run_cwd
 from tui_proxy.wire.request import MessagesRequest
 from tui_proxy.wire.tools import offered_tools
@@ -47,7 +47,7 @@ class SdkRunner:
                  resume: str | None, *, adopt: LiveProcess | None, adopted_from: int | None,
                  pool: WarmPool | None, pool_key: str) -> FlowDriver:
         return FlowDriver(flow, request, settings, cli_path, flow.mode, publish, sink, resume,
-                          adopt=adopt, adopted_from=adopted_from,  # type: ignore[arg-type]
+                          adopt=own_live_run(adopt), adopted_from=adopted_from,
                           pool=pool, pool_key=pool_key)
 
     async def start_spare(self, settings: Settings, request: MessagesRequest, mode: str,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.console import Group
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -87,7 +89,8 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help-close"), SHOT]
 
-    def __init__(self, bindings: list[Binding], keymap: dict[str, str] | None = None) -> None:
+    def __init__(self, bindings: Iterable[BindingType],
+                 keymap: dict[str, str] | None = None) -> None:
         super().__init__()
         self.bindings_list = [b for b in bindings if isinstance(b, Binding)]
         self.keymap = keymap or {}
