@@ -90,7 +90,10 @@ def events() -> list:
            SessionInfo(6, "a1b2c3d4-0000-4000-8000", "claude-sonnet-5-5", False, **at(6.2)),
            ThinkingDelta(6, "The user wants the failing test fixed; look at the fixture "
                             "first.\n", **at(6.5))]
-    words = ["The", "fixture", "opens", "the", "journal", "before", "the", "temp", "dir", "exists,", "so", "the", "first", "write", "fails.", "I", "will", "create", "the", "folder", "in", "the", "fixture", "and", "keep", "the", "test", "as", "it", "is.\nHere", "is", "the", "change:\n"]
+    words = ["The", "fixture", "opens", "the", "journal", "before", "the", "temp", "dir",
+             "exists,", "so", "the", "first", "write", "fails.", "I", "will", "create", "the",
+             "folder", "in", "the", "fixture", "and", "keep", "the", "test", "as", "it",
+             "is.\nHere", "is", "the", "change:\n"]
     out += [TextDelta(6, w + " ", **at(28 + i * 0.01)) for i, w in enumerate(words)]
     out += [
         ToolCall(1, "toolu_a", "Write", '{"file_path": "src/app.py"}',

@@ -8,8 +8,8 @@ our proxy (Engine + ProxyServer) driving the CLI bundled in the SDK wheel, and a
 findings on stdout for the test to assert on; it always has ``cli_pids`` (CLI processes the
 proxy spawned), ``cli_alive_after`` and ``leftover_processes`` (any process descended from this
 one still running at the end; both must be empty).
-Scenarios: chat, parked, continuations, seeded, warm, client_cli, fields, bench (the four start-up cases of
-bench/warm_start.py --real; REALCLI_RUNS runs).
+Scenarios: chat, parked, continuations, seeded, warm, client_cli, fields, bench (the four
+start-up cases of bench/warm_start.py --real; REALCLI_RUNS runs).
 Never run it outside such a namespace: the real CLI would try the internet. It refuses to.
 """
 

@@ -104,7 +104,8 @@ def test_config_reports_a_bad_file_and_exits_2(tmp_path, capsys):
 
 @pytest.mark.parametrize("content, fragment", [
     # a value of the wrong type inside the table names the entry and its own line
-    ('port = 1\n[model_aliases]\nfast = "claude-haiku-4-5"\nbig = 3\n', ":4: model_aliases.big: expected a string"),
+    ('port = 1\n[model_aliases]\nfast = "claude-haiku-4-5"\nbig = 3\n',
+     ":4: model_aliases.big: expected a string"),
     # the classic trap: a top-level key written after the table header lands in the table
     ('[model_aliases]\nfast = "x"\n\nport = 4000\n', ":4: model_aliases.port: 'port' is a "
      "setting, not a model alias: it is written below the [model_aliases] header, so it belongs to "

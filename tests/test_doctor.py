@@ -88,7 +88,8 @@ async def test_login_falls_back_to_credentials_when_the_cli_cannot_say(tmp_path,
 
 
 async def test_real_packaging_passes_and_auth_status_decides_login(tmp_path, env):
-    cli = stub_cli(tmp_path, auth="echo '{\"loggedIn\": true, \"authMethod\": \"claude.ai\"}'; exit 0")
+    cli = stub_cli(tmp_path,
+                   auth="echo '{\"loggedIn\": true, \"authMethod\": \"claude.ai\"}'; exit 0")
     flags = {"cli_path": str(cli), "cwd": str(tmp_path), "port": 0}
     checks = by_name(await run_checks(flags, None, env, timeout=5))
     assert checks["claude CLI"].status == PASS

@@ -161,7 +161,8 @@ def text_deltas(msgs) -> list[str]:
 
 
 def texts(msgs) -> list[str]:
-    return [b.text for m in of(msgs, AssistantMessage) for b in m.content if isinstance(b, TextBlock)]
+    return [b.text for m in of(msgs, AssistantMessage) for b in m.content
+            if isinstance(b, TextBlock)]
 
 
 def result(msgs) -> ResultMessage:
@@ -237,7 +238,8 @@ async def test_raw_protocol_frames(fake):
     init = r["response"]["response"]
     assert init["commands"] == [] and init["models"] == [] and init["pid"] == proc.pid
     assert init["claude_code_version"] == "2.1.330" and init["current_permission_mode"] == "default"
-    await send({"type": "control_request", "request_id": "req_2_cd", "request": {"subtype": "whatever"}})
+    await send({"type": "control_request", "request_id": "req_2_cd",
+                "request": {"subtype": "whatever"}})
     r = await recv()
     assert r["response"] == {"subtype": "success", "request_id": "req_2_cd", "response": {}}
     await send({"type": "user", "session_id": "", "parent_tool_use_id": None,
@@ -267,8 +269,8 @@ async def test_echo_streamed_with_partial_messages(fake):
     assert kinds(msgs) == [
         "init", "status", "E:message_start", "E:content_block_start",
         "E:content_block_delta", "E:content_block_delta", "E:content_block_delta",
-        "E:content_block_delta", "E:content_block_delta", "A", "E:content_block_stop", "E:message_delta",
-        "E:message_stop", "R",
+        "E:content_block_delta", "E:content_block_delta", "A", "E:content_block_stop",
+        "E:message_delta", "E:message_stop", "R",
     ]
     init = system(msgs, "init")[0].data
     sid = init["session_id"]
@@ -323,9 +325,12 @@ async def test_list_content_counts_non_text_blocks(fake):
             "type": "user", "session_id": "", "parent_tool_use_id": None,
             "message": {"role": "user", "content": [
                 {"type": "text", "text": "look"},
-                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
-                {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}},
-                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+                {"type": "image",
+                 "source": {"type": "base64", "media_type": "image/png", "data": png}},
+                {"type": "document",
+                 "source": {"type": "text", "media_type": "text/plain", "data": "x"}},
+                {"type": "image",
+                 "source": {"type": "base64", "media_type": "image/png", "data": png}},
             ]},
         }
 
@@ -350,7 +355,8 @@ async def test_argv_env_system_prompt_and_stdin_are_logged(fake):
     assert "UNRELATED" not in start["env"] and "PATH" not in start["env"]
     assert fake.events("system_prompt")[0]["text"] == "You are a pirate."
     frames = [e["frame"] for e in fake.events("stdin")]
-    assert frames[0]["type"] == "control_request" and frames[0]["request"]["subtype"] == "initialize"
+    assert frames[0]["type"] == "control_request"
+    assert frames[0]["request"]["subtype"] == "initialize"
     assert frames[1]["type"] == "user" and frames[1]["message"]["content"] == "hi"
 
     spf = fake.tmp / "prompt.md"
@@ -423,7 +429,8 @@ async def test_big_reply_over_sdk_default_buffer(fake):
 async def test_max_tokens(fake):
     msgs, exc = await collect("FAKE:max_tokens", fake.options(include_partial_messages=True))
     assert exc is None
-    assert [e for e in events(msgs) if e["type"] == "message_delta"][0]["delta"]["stop_reason"] == "max_tokens"
+    delta = [e for e in events(msgs) if e["type"] == "message_delta"][0]["delta"]
+    assert delta["stop_reason"] == "max_tokens"
     r = result(msgs)
     assert r.stop_reason == "max_tokens" and not r.is_error
 
@@ -433,8 +440,10 @@ async def test_think(fake):
     assert exc is None
     evs = events(msgs)
     assert evs[1]["content_block"]["type"] == "thinking" and evs[1]["index"] == 0
-    thinking = "".join(e["delta"]["thinking"] for e in evs if e.get("delta", {}).get("type") == "thinking_delta")
-    sig = [e["delta"]["signature"] for e in evs if e.get("delta", {}).get("type") == "signature_delta"]
+    thinking = "".join(e["delta"]["thinking"] for e in evs
+                       if e.get("delta", {}).get("type") == "thinking_delta")
+    sig = [e["delta"]["signature"] for e in evs
+           if e.get("delta", {}).get("type") == "signature_delta"]
     assert thinking == "Let me think about this fake request." and len(sig) == 1
     a = of(msgs, AssistantMessage)
     assert a[0].content == [ThinkingBlock(thinking=thinking, signature=sig[0])]
@@ -522,7 +531,8 @@ async def test_client_many_turns_set_model_permission_mode_clear(fake):
     assert result(m2).result == "History: first"
     assert result(m2).total_cost_usd > result(m1).total_cost_usd  # running total
     assert set(result(m2).model_usage) == {"claude-sonnet-4-5", "claude-other"}
-    assert status["mcpServers"][0]["name"] == "calc" and status["mcpServers"][0]["status"] == "connected"
+    server = status["mcpServers"][0]
+    assert server["name"] == "calc" and server["status"] == "connected"
     reset = of(m3, ConversationResetMessage)[0]
     assert reset.session_id == s1["session_id"]
     assert result(m3).session_id == reset.new_conversation_id and result(m3).num_turns == 0
@@ -556,7 +566,8 @@ async def test_interrupt_during_delay_stops_after_current_token(fake):
     assert k[-4:] == ["U", "E:message_delta", "E:message_stop", "R"]
     assert "E:content_block_stop" not in k
     r = result(msgs)
-    assert (r.subtype, r.is_error, r.terminal_reason) == ("error_during_execution", True, "aborted_streaming")
+    assert (r.subtype, r.is_error, r.terminal_reason) == ("error_during_execution", True,
+                                                          "aborted_streaming")
     assert result(after).result == "You said: still alive?"
     assert result(after).session_id == r.session_id
 
@@ -575,7 +586,8 @@ async def test_hang_until_interrupt(fake):
                 # acknowledged at once, not after the hung turn (which never ends)
                 assert time.perf_counter() - t0 < 10
         again = await turn(c, "FAKE:tokens=1")
-    assert kinds(msgs) == ["init", "status", "E:message_start", "U", "E:message_delta", "E:message_stop", "R"]
+    assert kinds(msgs) == ["init", "status", "E:message_start", "U", "E:message_delta",
+                           "E:message_stop", "R"]
     assert of(msgs, AssistantMessage) == []
     md = events(msgs)[1]
     assert md["delta"]["stop_reason"] is None
@@ -615,11 +627,13 @@ async def test_rate_limit_with_retries(fake):
     msgs, exc = await collect("FAKE:rate_limit=2", fake.options(include_partial_messages=True))
     retries = system(msgs, "api_retry")
     assert [r.data["attempt"] for r in retries] == [1, 2]
-    assert all(r.data["max_retries"] == 2 and r.data["retry_delay_ms"] == 50 and r.data["error_status"] == 429
-               and r.data["error"] == "rate_limit" for r in retries)
+    assert all(r.data["max_retries"] == 2 and r.data["retry_delay_ms"] == 50
+               and r.data["error_status"] == 429 and r.data["error"] == "rate_limit"
+               for r in retries)
     assert events(msgs) == []  # no stream for a failed request
     a = of(msgs, AssistantMessage)[0]
-    text = "API Error: Request rejected (429) · Number of request tokens has exceeded your per-minute rate limit"
+    text = ("API Error: Request rejected (429) · Number of request tokens has exceeded your "
+            "per-minute rate limit")
     assert (a.model, a.error, a.content) == ("<synthetic>", "rate_limit", [TextBlock(text=text)])
     r = result(msgs)
     assert (r.subtype, r.is_error, r.api_error_status, r.terminal_reason, r.result) == (
@@ -639,7 +653,8 @@ async def test_rate_limit_event(fake, status):
     assert ev.session_id == result(msgs).session_id
     if status == "rejected":
         a = of(msgs, AssistantMessage)[0]
-        assert a.error == "rate_limit" and a.content[0].text == "You've hit your limit · resets 3pm (UTC)"
+        assert a.error == "rate_limit"
+        assert a.content[0].text == "You've hit your limit · resets 3pm (UTC)"
         assert result(msgs).api_error_status == 429 and isinstance(exc, ResultError)
     else:
         assert exc is None and result(msgs).result == f"You said: hi FAKE:rate_limit_event={status}"
@@ -649,9 +664,11 @@ async def test_rate_limit_event(fake, status):
     ("FAKE:auth", "authentication_failed", "Not logged in · Please run /login", None),
     ("FAKE:auth=401", "authentication_failed", "Invalid API key · Fix external API key", 401),
     ("FAKE:overloaded", "server_error",
-     "API Error: 529 Overloaded. This is a server-side issue, usually temporary — try again in a moment.", 529),
+     "API Error: 529 Overloaded. This is a server-side issue, usually temporary — "
+     "try again in a moment.", 529),
     ("FAKE:billing", "billing_error",
-     'API Error: 400 {"type":"error","error":{"type":"invalid_request_error","message":"Third-party apps now '
+     'API Error: 400 {"type":"error","error":{"type":"invalid_request_error",'
+     '"message":"Third-party apps now '
      'draw from your extra usage, not your plan limits. Add extra usage to continue."}}', 400),
 ])
 async def test_api_errors(fake, directive, error, text, status):
@@ -674,7 +691,8 @@ async def test_api_errors(fake, directive, error, text, status):
 
 
 async def test_crash_mid_stream(fake):
-    msgs, exc = await collect("one two three four FAKE:crash=3", fake.options(include_partial_messages=True))
+    msgs, exc = await collect("one two three four FAKE:crash=3",
+                              fake.options(include_partial_messages=True))
     assert text_deltas(msgs) == ["You ", "said: "]
     assert isinstance(exc, ProcessError) and not isinstance(exc, ResultError)
     assert exc.exit_code == 3
@@ -736,7 +754,8 @@ async def test_write_accept_edits_with_hooks(fake):
     assert tu_start["type"] == "content_block_start" and tu_start["index"] == 0
     tid = tu_start["content_block"]["id"]
     assert tu_start["content_block"]["name"] == "Write" and tid.startswith("toolu_")
-    js = "".join(e["delta"]["partial_json"] for e in evs if e.get("delta", {}).get("type") == "input_json_delta")
+    js = "".join(e["delta"]["partial_json"] for e in evs
+                 if e.get("delta", {}).get("type") == "input_json_delta")
     assert json.loads(js) == {"file_path": "notes/hello.txt", "content": "hello from fake claude\n"}
     first_stop = [e for e in evs if e["type"] == "message_delta"][0]
     assert first_stop["delta"]["stop_reason"] == "tool_use"
@@ -747,17 +766,21 @@ async def test_write_accept_edits_with_hooks(fake):
     u = of(msgs, UserMessage)[0]
     assert u.content[0].tool_use_id == tid and not u.content[0].is_error
     assert u.content[0].content == "File created successfully at: notes/hello.txt"
-    assert u.tool_use_result["type"] == "create" and u.tool_use_result["filePath"] == "notes/hello.txt"
+    assert u.tool_use_result["type"] == "create"
+    assert u.tool_use_result["filePath"] == "notes/hello.txt"
 
     pre = dict(calls)["pre"]
-    assert pre["hook_event_name"] == "PreToolUse" and pre["tool_name"] == "Write" and pre["tool_use_id"] == tid
+    assert pre["hook_event_name"] == "PreToolUse" and pre["tool_name"] == "Write"
+    assert pre["tool_use_id"] == tid
     post = dict(calls)["post"]
     for key in ("tool_name", "tool_input", "tool_use_id", "tool_response", "duration_ms", "cwd",
                 "session_id", "transcript_path", "hook_event_name", "permission_mode"):
         assert key in post, key
     assert post["hook_event_name"] == "PostToolUse" and post["permission_mode"] == "acceptEdits"
-    assert post["tool_response"]["type"] == "create" and post["tool_response"]["content"] == "hello from fake claude\n"
-    assert post["cwd"] == str(fake.work) and post["transcript_path"].endswith(post["session_id"] + ".jsonl")
+    assert post["tool_response"]["type"] == "create"
+    assert post["tool_response"]["content"] == "hello from fake claude\n"
+    assert post["cwd"] == str(fake.work)
+    assert post["transcript_path"].endswith(post["session_id"] + ".jsonl")
 
     # second API call: fresh message, block index restarts at 0, then the result
     starts = [e for e in evs if e["type"] == "message_start"]
@@ -768,7 +791,8 @@ async def test_write_accept_edits_with_hooks(fake):
     assert r.result == "Wrote 23 bytes to notes/hello.txt" and r.num_turns == 2 and not r.is_error
 
     # writing again is an update
-    msgs, exc = await collect("FAKE:write=notes/hello.txt", fake.options(permission_mode="bypassPermissions"))
+    msgs, exc = await collect("FAKE:write=notes/hello.txt",
+                              fake.options(permission_mode="bypassPermissions"))
     assert of(msgs, UserMessage)[0].tool_use_result["type"] == "update"
 
 
@@ -787,7 +811,8 @@ async def test_write_default_mode_is_denied(fake):
 async def test_write_allowed_tools_and_max_turns(fake):
     msgs, exc = await collect("FAKE:write=a.txt", fake.options(allowed_tools=["Write"]))
     assert (fake.work / "a.txt").exists() and result(msgs).result == "Wrote 23 bytes to a.txt"
-    msgs, exc = await collect("FAKE:write=b.txt", fake.options(permission_mode="acceptEdits", max_turns=1))
+    msgs, exc = await collect("FAKE:write=b.txt",
+                              fake.options(permission_mode="acceptEdits", max_turns=1))
     r = result(msgs)
     assert (r.subtype, r.terminal_reason, r.errors) == (
         "error_max_turns", "max_turns", ["Reached maximum number of turns (1)"])
@@ -808,7 +833,8 @@ async def test_write_can_use_tool(fake):
     assert exc is None
     assert "--permission-prompt-tool" in fake.events("start")[-1]["argv"]
     tid = of(msgs, AssistantMessage)[0].content[0].id
-    assert seen == [("Write", {"file_path": "asked.txt", "content": "hello from fake claude\n"}, tid)]
+    assert seen == [("Write", {"file_path": "asked.txt", "content": "hello from fake claude\n"},
+                     tid)]
     assert (fake.work / "redirected.txt").exists() and not (fake.work / "asked.txt").exists()
     assert result(msgs).result == "Wrote 23 bytes to redirected.txt"
 
@@ -861,8 +887,8 @@ async def _echo(args):
 
 @tool("pic", "An image", {})
 async def _pic(args):
-    return {"content": [{"type": "image", "data": base64.b64encode(b"\x89PNG" + b"\0" * 96).decode(),
-                         "mimeType": "image/png"}]}
+    data = base64.b64encode(b"\x89PNG" + b"\0" * 96).decode()
+    return {"content": [{"type": "image", "data": data, "mimeType": "image/png"}]}
 
 
 @tool("fail", "Always fails", {})
@@ -885,7 +911,8 @@ async def test_mcp_call_single(fake):
     tu = of(msgs, AssistantMessage)[0].content[0]
     assert tu.name == "mcp__calc__add" and tu.input == {"a": 2, "b": 40}
     tr = of(msgs, UserMessage)[0].content[0]
-    assert tr.tool_use_id == tu.id and tr.content == [{"type": "text", "text": "42"}] and not tr.is_error
+    assert tr.tool_use_id == tu.id and not tr.is_error
+    assert tr.content == [{"type": "text", "text": "42"}]
     assert result(msgs).result == "Tool mcp__calc__add returned: 42" and result(msgs).num_turns == 2
     # the handshake and the call went through mcp_message control requests
     methods = [e["frame"]["response"]["response"]["mcp_response"].get("result", {})
@@ -917,24 +944,27 @@ async def test_mcp_call_parallel_image_error_unknown_qualified(fake):
     a = of(msgs, AssistantMessage)[:6]
     assert len({m.message_id for m in a}) == 1  # one API message, one frame per block
     names = [m.content[0].name for m in a]
-    assert names == ["mcp__calc__slowpair", "mcp__calc__slowpair", "mcp__calc__pic", "mcp__calc__fail",
-                     "nope", "mcp__calc__echo"]
+    assert names == ["mcp__calc__slowpair", "mcp__calc__slowpair", "mcp__calc__pic",
+                     "mcp__calc__fail", "nope", "mcp__calc__echo"]
     u = of(msgs, UserMessage)
     assert len(u) == 1
     res = u[0].content
     assert [r.tool_use_id for r in res] == [m.content[0].id for m in a]
-    assert res[2].content[0]["type"] == "image" and res[2].content[0]["source"]["media_type"] == "image/png"
+    assert res[2].content[0]["type"] == "image"
+    assert res[2].content[0]["source"]["media_type"] == "image/png"
     assert res[3].is_error and res[4].is_error and "No such tool available: nope" in res[4].content
     assert result(msgs).result == (
         "Tool mcp__calc__slowpair returned: p1; Tool mcp__calc__slowpair returned: p2; "
-        "Tool mcp__calc__pic returned: <image image/png 100 bytes>; Tool mcp__calc__fail failed: boom; "
+        "Tool mcp__calc__pic returned: <image image/png 100 bytes>; "
+        "Tool mcp__calc__fail failed: boom; "
         "Tool nope failed: <tool_use_error>Error: No such tool available: nope</tool_use_error>; "
         "Tool mcp__calc__echo returned: a;b{c}")
     assert sorted(started) == [1, 2]
 
 
 async def test_mcp_call_denied_in_default_mode(fake):
-    msgs, exc = await collect('FAKE:call=add{"a":1,"b":1}', fake.options(mcp_servers={"calc": _calc()}))
+    msgs, exc = await collect('FAKE:call=add{"a":1,"b":1}',
+                              fake.options(mcp_servers={"calc": _calc()}))
     assert exc is None
     msg = "Claude requested permissions to use mcp__calc__add, but you haven't granted it yet."
     assert of(msgs, UserMessage)[0].content[0].content == msg
@@ -990,7 +1020,8 @@ async def test_mcp_call_parked_across_requests_and_interrupt(fake):
         assert r.subtype == "error_during_execution" and r.terminal_reason == "aborted_tools"
         tr = of(msgs2, UserMessage)[0].content[0]
         assert tr.is_error and tr.content == "[Request interrupted by user for tool use]"
-        assert of(msgs2, UserMessage)[1].content == [TextBlock(text="[Request interrupted by user]")]
+        interrupted = [TextBlock(text="[Request interrupted by user]")]
+        assert of(msgs2, UserMessage)[1].content == interrupted
         ok = await turn(c, "FAKE:tokens=1")
         assert result(ok).result == "tok0"
         gate.cancel()

@@ -28,7 +28,8 @@ async def test_flows_errors_tokens_latency_and_gauges_are_exported(start_proxy):
         await client.messages.create(model=MODEL, max_tokens=50,
                                      messages=[{"role": "user", "content": "FAKE:auth"}])
     await client.messages.create(model=MODEL, max_tokens=50, messages=[{
-        "role": "user", "content": "FAKE:rate_limit_event=allowed_warning FAKE:rate_limit_util=0.8"}])
+        "role": "user",
+        "content": "FAKE:rate_limit_event=allowed_warning FAKE:rate_limit_util=0.8"}])
     async with aiohttp.ClientSession() as http:
         async with http.get(proxy.url + "/metrics") as resp:
             assert resp.status == 200

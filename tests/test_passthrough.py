@@ -19,7 +19,8 @@ TOOLS = [
     {"name": "bash", "description": "Run a command",
      "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}},
 ]
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9"
+       "awAAAABJRU5ErkJggg==")
 
 
 def starts_since(mark):

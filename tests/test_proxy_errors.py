@@ -37,8 +37,10 @@ def assert_error_shape(status, headers, body, expected_status, expected_type):
 
 @pytest.mark.parametrize("directive, exc_type, status, error_type, fragment", [
     ("FAKE:rate_limit", anthropic.RateLimitError, 429, "rate_limit_error", "Rate limited"),
-    ("FAKE:auth", anthropic.AuthenticationError, 401, "authentication_error", "claude-proxy-tui login"),
-    ("FAKE:auth=401", anthropic.AuthenticationError, 401, "authentication_error", "Invalid API key"),
+    ("FAKE:auth", anthropic.AuthenticationError, 401, "authentication_error",
+     "claude-proxy-tui login"),
+    ("FAKE:auth=401", anthropic.AuthenticationError, 401, "authentication_error",
+     "Invalid API key"),
     ("FAKE:overloaded", anthropic.OverloadedError, 529, "overloaded_error", "Overloaded"),
     ("FAKE:billing", anthropic.APIStatusError, 402, "billing_error", "extra usage"),
 ])

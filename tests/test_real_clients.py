@@ -1,8 +1,8 @@
 """Real clients (not hand-written requests) against the proxy on the fake CLI, offline.
 
 OpenCode (``opencode run``), Claude Code as a client (the bundled CLI, ``-p``),
-``@anthropic-ai/sdk`` and the Vercel AI SDK (node scripts) and the Python SDK's ``tool_runner``. Each scenario of
-tests/realclients/scenarios.py runs once, inside a loopback-only network namespace
+``@anthropic-ai/sdk`` and the Vercel AI SDK (node scripts) and the Python SDK's ``tool_runner``.
+Each scenario of tests/realclients/scenarios.py runs once, inside a loopback-only network namespace
 (``unshare -rn``), and prints one JSON line of findings, including a summary of every request the
 client really sent (recorded by a tap in front of the proxy); the tests of one scenario share it.
 The clients come from ``npm install --prefix tests/realclients`` (``.ci/run`` does it); a

@@ -6,7 +6,8 @@ from tui_proxy.config.settings import SettingsError, changed_keys, load_settings
 def test_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     s = load_settings(env={}, config_file=_empty_file(tmp_path))
-    assert (s.host, s.port, s.timeout_ms, s.inactivity_ms) == ("127.0.0.1", 3456, 3_600_000, 900_000)
+    assert (s.host, s.port) == ("127.0.0.1", 3456)
+    assert (s.timeout_ms, s.inactivity_ms) == (3_600_000, 900_000)
     assert s.permission_mode == "bypassPermissions" and s.mode == "auto"
     assert s.cwd == str(tmp_path.resolve())
     assert s.sources["port"] == "default"
@@ -33,7 +34,8 @@ def test_seed_env_names(tmp_path):
     env = {"CLAUDE_PROXY_CWD": str(tmp_path), "CLAUDE_PROXY_TIMEOUT_MS": "1000",
            "CLAUDE_PROXY_INACTIVITY_MS": "500", "CLAUDE_PROXY_PERMISSION_MODE": "acceptEdits",
            "CLAUDE_PROXY_MODE": "agent", "OPENCODE_CLAUDE_PROVIDER_DEBUG": "1",
-           "CLAUDE_PROXY_CLI_PATH": "/x/claude", "CLAUDE_PROXY_MODEL_ALIASES": "opus=claude-opus-4-5"}
+           "CLAUDE_PROXY_CLI_PATH": "/x/claude",
+           "CLAUDE_PROXY_MODEL_ALIASES": "opus=claude-opus-4-5"}
     s = load_settings(env=env, config_file=_empty_file(tmp_path))
     assert (s.timeout_ms, s.inactivity_ms, s.permission_mode, s.mode, s.debug) == (
         1000, 500, "acceptEdits", "agent", True)

@@ -1,4 +1,5 @@
-"""History construction: structure kept, no Human:/Assistant: script, resume sends only new turns."""
+"""History construction: structure kept, no Human:/Assistant: script, resume sends only new
+turns."""
 
 from tui_proxy.wire.history import build_prompt, split_new_turns
 

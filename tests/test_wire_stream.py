@@ -23,7 +23,8 @@ def call(blocks, stop):
                      {"type": "input_json_delta", "partial_json": d})
             events.append({"type": "content_block_delta", "index": i, "delta": delta})
         events.append({"type": "content_block_stop", "index": i})
-    events += [{"type": "message_delta", "delta": {"stop_reason": stop}, "usage": {"output_tokens": 3}},
+    events += [{"type": "message_delta", "delta": {"stop_reason": stop},
+                "usage": {"output_tokens": 3}},
                {"type": "message_stop"}]
     return events
 

@@ -20,7 +20,8 @@ def started_cwd(mark):
 def test_the_directory_a_client_prompt_names_is_found(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
-    opencode = f"You are opencode.\n<env>\n  Working directory: {project}\n  Platform: linux\n</env>"
+    opencode = (f"You are opencode.\n<env>\n  Working directory: {project}\n"
+                "  Platform: linux\n</env>")
     claude_code = f"# Environment\n - Primary working directory: {project}\n - Is a git repository"
     assert client_workdir(opencode) == str(project)
     assert client_workdir(claude_code) == str(project)

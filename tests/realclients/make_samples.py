@@ -1,7 +1,8 @@
 """Write tests/realclients/samples/*.json from recordings of the scenarios.
 
     unshare -rn sh -c 'ip link set lo up && for s in opencode claude_code anthropic_ts ai_sdk \
-        anthropic_py; do REALCLIENTS_RECORD=/tmp/rec python3 tests/realclients/scenarios.py $s; done'
+        anthropic_py; do REALCLIENTS_RECORD=/tmp/rec \
+        python3 tests/realclients/scenarios.py $s; done'
     python3 tests/realclients/make_samples.py /tmp/rec
 
 Each sample is one recorded request (method, path, headers without host/length, body) with

@@ -242,7 +242,8 @@ async def scenario_opencode_realcli(work: Path) -> dict[str, Any]:
         out["text"], out["reject"] = map(_opencode_turn, first)
         mark2 = len(stub.main_bodies())
         second = await asyncio.gather(
-            turn("chat", ["now", "read", "the", "notes"], ["-c", "-m", "anthropic/claude-opus-4-5"]),
+            turn("chat", ["now", "read", "the", "notes"],
+                 ["-c", "-m", "anthropic/claude-opus-4-5"]),
             turn("reject", ["Now", "say", "banana"], ["-c"]))
         out["tool"], out["after_reject"] = map(_opencode_turn, second)
         seen = bodies_since(mark2)
