@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import FAKE_CLAUDE
-from tui_proxy.commands.login import (LOGIN_ADVICE, PROXY_LOGIN, auth_commands, cli_environment,
-                             ignored_credentials)
+from tui_proxy.sdk.login import (
+    LOGIN_ADVICE, PROXY_LOGIN, auth_commands, cli_environment, ignored_credentials,
+)
 
 ROOT = Path(__file__).parent.parent
 

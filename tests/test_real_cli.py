@@ -148,7 +148,7 @@ def test_the_login_advice_names_a_command_the_real_cli_has():
         pytest.skip(reason)
     root = str(SCENARIOS.parent.parent)
     probe = (f"import asyncio, json, sys; sys.path.insert(0, {root!r}); "
-             "from tui_proxy.commands.login import auth_commands; "
+             "from tui_proxy.sdk.login import auth_commands; "
              "from tests.realcli_scenarios import bundled_cli, only_loopback; "
              "assert only_loopback(); "
              "c = asyncio.run(auth_commands(str(bundled_cli()))); "

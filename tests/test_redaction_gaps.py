@@ -55,7 +55,7 @@ async def test_secrets_in_model_user_agent_tool_names_and_errors_stay_out_of_the
 
 
 async def test_the_cli_never_sees_the_proxys_settings_variables(start_proxy, monkeypatch):
-    from tui_proxy.commands.login import cli_environment
+    from tui_proxy.sdk.login import cli_environment
     monkeypatch.setenv("CLAUDE_PROXY_API_KEY", PROXY_KEY)
     monkeypatch.setenv("CLAUDE_PROXY_JOURNAL_MAX_MB", "64")
     monkeypatch.setenv("CLAUDE_PROXY_CLI_ENV_CLAUDE_CODE_MAX_OUTPUT_TOKENS", "777")

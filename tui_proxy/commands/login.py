@@ -7,9 +7,7 @@ import asyncio
 import os
 import sys
 
-from tui_proxy.sdk.login import (  # noqa: F401  (the commands' public names)
-    LOGIN_ADVICE, PROXY_LOGIN, AuthCommands, auth_commands, cli_environment, ignored_credentials,
-)
+from tui_proxy.sdk.login import auth_commands, cli_environment
 
 def proxy_cli(settings) -> tuple[str | None, str | None]:
     """(path, error) of the CLI the proxy with these settings drives."""

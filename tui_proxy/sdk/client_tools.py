@@ -17,9 +17,7 @@ import mcp.types as mcp_types
 from claude_agent_sdk.types import McpSdkServerConfig
 from mcp.server import Server
 
-from tui_proxy.wire.tools import (  # noqa: F401  (used here and by callers)
-    _schema, offered_tools, referenced_tools, tool_signature,
-)
+from tui_proxy.wire.tools import _schema, tool_signature
 
 SERVER = "client"
 PREFIX = f"mcp__{SERVER}__"

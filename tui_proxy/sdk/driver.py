@@ -33,9 +33,10 @@ from tui_proxy.wire.history import build_prompt
 from tui_proxy.wire.request import MessagesRequest
 from tui_proxy.wire.stops import StopRules
 from tui_proxy.wire.stream import MessageAccumulator, StreamTranslator
+from tui_proxy.wire.tools import offered_tools
 from tui_proxy.core.runner import DONE, PARKED, Sink
 from tui_proxy.wire.history import tool_results_of
-from tui_proxy.sdk.client_tools import PREFIX, ToolBridge, client_name, offered_tools
+from tui_proxy.sdk.client_tools import PREFIX, ToolBridge, client_name
 from tui_proxy.sdk.failures import FailureFacts, classify_api_error, classify_exception
 from tui_proxy.sdk.live_run import LiveRun, StartupTimeout, own_live_run
 from tui_proxy.sdk.observe import ToolObserver, summarize

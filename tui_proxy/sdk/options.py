@@ -18,7 +18,6 @@ from tui_proxy.config.settings import Settings
 from tui_proxy.wire.models import resolve_model
 from tui_proxy.wire.request import THINKING_DISPLAYS, MessagesRequest
 from tui_proxy.wire.jsonsafe import printable
-from tui_proxy.core.modes import effective_mode  # noqa: F401  (re-exported)
 from tui_proxy.sdk.child import explicit_env
 from tui_proxy.sdk.workdir import run_cwd
 
