@@ -4,6 +4,7 @@ times in words."""
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
 import anthropic
@@ -16,7 +17,7 @@ from tui_proxy.core.flow import FlowState
 
 
 def _body(app: ProxyConsole) -> str:
-    out = Console(width=150, record=True, file=open("/dev/null", "w"))
+    out = Console(width=150, record=True, file=io.StringIO())
     out.print(app.screen.query_one("#detail-body").content)
     return out.export_text()
 

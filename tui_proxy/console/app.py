@@ -172,7 +172,7 @@ class ProxyConsole(App[int]):
         the others leave it, and stay in ? help and the palette."""
         show = width >= FOOTER_FULL_WIDTH
         changed = False
-        for key, bindings in self._bindings.key_to_bindings.items():
+        for bindings in self._bindings.key_to_bindings.values():
             for i, binding in enumerate(bindings):
                 if binding.id in NARROW_HIDDEN and binding.show != show:
                     bindings[i] = dataclasses.replace(binding, show=show)
@@ -616,7 +616,7 @@ class ProxyConsole(App[int]):
         for command in super().get_system_commands(screen):
             if command.title == "Screenshot":
                 yield SystemCommand("Screenshot", "Save an SVG and PNG of this screen",
-                                    self.action_screenshot)
+                                    self.action_shot)
             else:
                 yield command
 

@@ -92,7 +92,8 @@ class _Start:
     root: str = ""
     adopt: LiveProcess | None = None
     adopted_from: int | None = None
-    claimed: Conversation | None = None  # the conversation this run continues (released if the run fails)
+    # The conversation this run continues (released if the run fails).
+    claimed: Conversation | None = None
 
 
 class Engine:

@@ -5,5 +5,5 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
-SHOT = Binding("s", "app.screenshot", "Shot", id="screenshot-modal",
+SHOT = Binding("s", "app.shot", "Shot", id="screenshot-modal",
                tooltip="Save a screenshot (SVG and PNG) of this screen")

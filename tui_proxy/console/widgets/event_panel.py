@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import RichLog
 
 from tui_proxy.console.model import PanelEntry
@@ -54,7 +55,7 @@ class EventPanel(RichLog):
             self.write(render_entry(entry, self.clock_format))
             self.count += 1
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: Resize) -> None:
         if self._hidden and self.scrollable_content_region.width > 0:
             held, self._hidden = list(self._hidden), deque(maxlen=MAX_LINES)
             self._write(held)
