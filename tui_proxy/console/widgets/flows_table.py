@@ -178,7 +178,7 @@ class FlowsTable(DataTable):
         self._user_moved = True
         super().action_scroll_home()
 
-    def _on_click(self, event: events.Click) -> None:
+    async def _on_click(self, event: events.Click) -> None:  # async, as DataTable's is
         # Textual calls every class's own _on_click along the MRO: DataTable's runs after.
         self._user_moved = True
 
